@@ -1,0 +1,26 @@
+# eevflow: predict the facial expressions a video evokes (EEV 2021), reproducing the challenge
+# winner (TCN + positional encoding over pre-trained embeddings) and its peers as variants.
+#
+#   snakemake --cores N                       # the built-in demo (config.yaml)
+#   snakemake --configfile my.yaml --cores N  # your data
+
+
+# config.yaml (the demo) is the default; a --configfile replaces it instead of being merged into
+# it, so a user's config never inherits the demo's variants or extractors.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
+
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/features.smk"
+include: "rules/model.smk"
+include: "rules/evaluate.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,65 @@
+"""Feature extractors: a registry of backends, each turning a decoded video into one embedding per
+label row. An extractor entry in ``config.yaml`` names its backend and that backend's options;
+adding an extractor of an existing backend is a config entry only.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+
+from eevflow.media import Decoded
+
+
+class Extractor(ABC):
+    """One configured extractor. Subclasses set ``backend``, ``modality`` and implement ``embed``."""
+
+    backend: ClassVar[str]
+    modality: ClassVar[str]  # "visual" (reads frames) or "audio" (reads the 16 kHz track)
+
+    def __init__(self, name: str, options: dict[str, Any], device: str = "cpu", threads: int = 1):
+        self.name, self.options, self.device, self.threads = name, dict(options), device, threads
+
+    @property
+    @abstractmethod
+    def dim(self) -> int: ...
+
+    @property
+    @abstractmethod
+    def version(self) -> str: ...
+
+    @abstractmethod
+    def embed(self, video: Decoded) -> np.ndarray:
+        """float32 (n_rows, dim): one embedding per label row of the video."""
+
+    def metadata(self) -> dict[str, str]:
+        return {
+            "extractor": self.name,
+            "backend": self.backend,
+            "modality": self.modality,
+            "dim": str(self.dim),
+            "version": self.version,
+        }
+
+
+def backends() -> dict[str, type[Extractor]]:
+    from eevflow.features.efficientnet_lite import EfficientNetLite0Extractor
+    from eevflow.features.logmel import LogMelExtractor
+
+    return {cls.backend: cls for cls in (EfficientNetLite0Extractor, LogMelExtractor)}
+
+
+def build_extractor(name: str, options: dict[str, Any], device="cpu", threads=1) -> Extractor:
+    table = backends()
+    backend = options.get("backend")
+    if backend not in table:
+        raise ValueError(f"extractor {name!r}: unknown backend {backend!r}; known: {sorted(table)}")
+    cls = table[backend]
+    if options.get("modality", cls.modality) != cls.modality:
+        raise ValueError(
+            f"extractor {name!r}: backend {backend!r} is {cls.modality}, "
+            f"config says {options['modality']!r}"
+        )
+    return cls(name, options, device=device, threads=threads)

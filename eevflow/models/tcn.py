@@ -1,0 +1,124 @@
+"""Temporal convolution network with positional encoding (the EEV 2021 winner's model).
+
+Causal TCN as in Bai et al. / locuslab TCN (left padding + chomp, kernel 3, dilations 1, 2, 4, 8 per
+stack, residual 1x1 convolution where widths differ, optional weight norm), over per-row features
+concatenated with a positional channel: the row's timestamp in seconds (the authors' encoding),
+a sinusoidal encoding as an option, or none. Head: Linear(C, 128, bias=False), ReLU,
+Linear(128, n_targets, bias=False).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+PE_MODES = ("timestamp", "sinusoidal", "none")
+
+
+@dataclass
+class TCNConfig:
+    input_dim: int
+    n_targets: int = 15
+    channels: int = 512
+    kernel_size: int = 3
+    dilations: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
+    stacks: int = 1
+    dropout: float = 0.3
+    weight_norm: bool = False
+    positional_encoding: str = "timestamp"
+    pe_dim: int = 16  # channels of the sinusoidal encoding
+    head_hidden: int = 128
+
+    def __post_init__(self):
+        if self.positional_encoding not in PE_MODES:
+            raise ValueError(f"positional_encoding must be one of {PE_MODES}")
+
+    @property
+    def pe_channels(self) -> int:
+        return {"timestamp": 1, "sinusoidal": self.pe_dim, "none": 0}[self.positional_encoding]
+
+    @property
+    def receptive_field(self) -> int:
+        """Steps of history one output sees: 1 + 2 (k - 1) sum(dilations) per stack."""
+        return 1 + self.stacks * 2 * (self.kernel_size - 1) * sum(self.dilations)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Chomp1d(nn.Module):
+    """Drop the right padding so each output depends only on current and earlier inputs."""
+
+    def __init__(self, chomp: int):
+        super().__init__()
+        self.chomp = chomp
+
+    def forward(self, x):
+        return x[:, :, : -self.chomp] if self.chomp else x
+
+
+class TemporalBlock(nn.Module):
+    def __init__(self, n_in, n_out, kernel_size, dilation, dropout, weight_norm):
+        super().__init__()
+        pad = (kernel_size - 1) * dilation
+        wn = nn.utils.parametrizations.weight_norm if weight_norm else (lambda m: m)
+        layers = []
+        for c_in in (n_in, n_out):
+            conv = wn(nn.Conv1d(c_in, n_out, kernel_size, padding=pad, dilation=dilation))
+            layers += [conv, Chomp1d(pad), nn.ReLU(), nn.Dropout(dropout)]
+        self.net = nn.Sequential(*layers)
+        self.downsample = nn.Conv1d(n_in, n_out, 1) if n_in != n_out else None
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        res = x if self.downsample is None else self.downsample(x)
+        return self.relu(self.net(x) + res)
+
+
+def sinusoidal(seconds: torch.Tensor, dim: int, max_period: float = 1e4) -> torch.Tensor:
+    """Transformer-style encoding of timestamps in seconds: (..., dim)."""
+    half = dim // 2
+    freq = torch.exp(-math.log(max_period) * torch.arange(half, device=seconds.device) / half)
+    angles = seconds[..., None].float() * freq
+    return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
+
+
+class EEVTCN(nn.Module):
+    """features (B, T, D) + timestamps in seconds (B, T) -> scores (B, T, n_targets)."""
+
+    def __init__(self, cfg: TCNConfig):
+        super().__init__()
+        self.cfg = cfg
+        blocks = []
+        n_in = cfg.input_dim + cfg.pe_channels
+        for _ in range(cfg.stacks):
+            for d in cfg.dilations:
+                blocks.append(
+                    TemporalBlock(
+                        n_in, cfg.channels, cfg.kernel_size, d, cfg.dropout, cfg.weight_norm
+                    )
+                )
+                n_in = cfg.channels
+        self.tcn = nn.Sequential(*blocks)
+        self.head = nn.Sequential(
+            nn.Linear(cfg.channels, cfg.head_hidden, bias=False),
+            nn.ReLU(),
+            nn.Linear(cfg.head_hidden, cfg.n_targets, bias=False),
+        )
+
+    def encode_positions(self, seconds: torch.Tensor) -> torch.Tensor | None:
+        mode = self.cfg.positional_encoding
+        if mode == "timestamp":
+            return seconds[..., None].float()
+        if mode == "sinusoidal":
+            return sinusoidal(seconds, self.cfg.pe_dim)
+        return None
+
+    def forward(self, features: torch.Tensor, seconds: torch.Tensor) -> torch.Tensor:
+        pe = self.encode_positions(seconds)
+        x = features if pe is None else torch.cat([features, pe], dim=-1)
+        h = self.tcn(x.transpose(1, 2)).transpose(1, 2)
+        return self.head(h)

@@ -1,0 +1,115 @@
+# Config validation, paths and input functions shared by the rule files.
+import functools
+import os
+import sys
+
+# The eevflow package lives beside the Snakefile: importable here and in every job's script
+# (jobs inherit the environment, also under SLURM), whether or not it was pip-installed.
+REPO = os.path.dirname(os.path.abspath(workflow.main_snakefile))
+sys.path.insert(0, REPO)
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")]))
+
+import pandas as pd
+
+from eevflow import config as eevconfig
+from eevflow.labels import read_video_ids
+from eevflow.shards import shard_of
+
+config = eevconfig.validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
+
+R = config["results_dir"]
+SPLITS = eevconfig.SPLITS
+PRED_SPLITS = ("val", "test")
+VARIANTS = list(config["variants"])
+ENSEMBLES = list(config["ensembles"])
+EXTRACTORS = list(config["extractors"])
+N_SHARDS = config["n_shards"]
+SHARDS = [f"{i:03d}" for i in range(N_SHARDS)]
+DEMO = config["demo"]["enabled"]
+HAS_TEST_TRUTH = bool(config["data"].get("test_ground_truth"))
+ENV = "../envs/eevflow.yaml"
+
+
+wildcard_constraints:
+    split="train|val|test",
+    pred_split="val|test",
+    video=r"[A-Za-z0-9_-]+",
+    shard=r"\d{3}",
+    extractor="|".join(EXTRACTORS),
+    variant="|".join(VARIANTS),
+    ensemble="|".join(ENSEMBLES),
+    model="|".join(VARIANTS + ENSEMBLES),
+
+
+def video_path(video_id):
+    return os.path.join(config["data"]["videos_dir"], f"{video_id}.mp4")
+
+
+@functools.cache
+def listed_ids(split):
+    """Video IDs of a split: the demo's are known in advance, others come from the label CSV."""
+    if DEMO:
+        from eevflow.demo import demo_video_ids
+
+        return tuple(demo_video_ids(split, config["demo"][f"n_{split}"]))
+    path = config["data"]["labels"][split]
+    return tuple(read_video_ids(path)) if os.path.exists(path) else ()
+
+
+def download_check_videos(wildcards):
+    """The split's video files that exist (or that the demo rule will write)."""
+    paths = [video_path(v) for v in listed_ids(wildcards.split)]
+    return paths if DEMO else [p for p in paths if os.path.exists(p)]
+
+
+def ok_videos(split):
+    manifest = checkpoints.download_check.get(split=split).output.manifest
+    df = pd.read_parquet(manifest, columns=["video_id", "status"])
+    return df.loc[df["status"] == "ok", "video_id"].tolist()
+
+
+def decoded(split, video, kind):
+    return f"{R}/decoded/{split}/{video}/{kind}"
+
+
+def extract_inputs(wildcards):
+    modality = config["extractors"][wildcards.extractor]["modality"]
+    kind = "frames.npy" if modality == "visual" else "audio.npy"
+    vids = [v for v in ok_videos(wildcards.split) if shard_of(v, N_SHARDS) == int(wildcards.shard)]
+    return {
+        "media": [decoded(wildcards.split, v, kind) for v in vids],
+        "meta": [decoded(wildcards.split, v, "meta.json") for v in vids],
+    }
+
+
+def shard_paths(extractor, split):
+    return [f"{R}/features/{extractor}/{split}/shard-{s}.parquet" for s in SHARDS]
+
+
+def variant_shards(variant, splits):
+    feats = config["variants"][variant]["features"]
+    return [p for split in splits for f in feats for p in shard_paths(f, split)]
+
+
+def variant_settings(wildcards):
+    return eevconfig.variant_settings(config, wildcards.variant)
+
+
+def ensemble_members(wildcards):
+    return config["ensembles"][wildcards.ensemble]["members"]
+
+
+def score_splits():
+    return ["val", "test"] if HAS_TEST_TRUTH else ["val"]
+
+
+def all_models():
+    return VARIANTS + ENSEMBLES
+
+
+def all_targets():
+    return [
+        f"{R}/scores/scores.csv",
+        f"{R}/scores/scores.md",
+        *expand(f"{R}/submission/{{model}}.csv", model=all_models()),
+    ]

@@ -1,0 +1,78 @@
+# Ensembles, scores and the EEV-layout submission files.
+
+
+rule ensemble:
+    input:
+        unpack(
+            lambda wc: {
+                m: f"{R}/predictions/{m}/{wc.pred_split}.parquet"
+                for m in config["ensembles"][wc.ensemble]["members"]
+            }
+        ),
+    output:
+        f"{R}/predictions/{{ensemble}}/{{pred_split}}.parquet",
+    params:
+        weights=ensemble_members,
+        targets=config["targets"],
+    log:
+        f"{R}/logs/ensemble/{{ensemble}}/{{pred_split}}.log",
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    conda:
+        ENV
+    script:
+        "../workflow_scripts/ensemble.py"
+
+
+rule score:
+    input:
+        predictions=expand(
+            f"{R}/predictions/{{model}}/{{split}}.parquet",
+            model=all_models(),
+            split=score_splits(),
+        ),
+        truth=[
+            f"{R}/labels/val.parquet",
+            *([f"{R}/labels/test_truth.parquet"] if HAS_TEST_TRUTH else []),
+        ],
+        manifests=expand(f"{R}/manifest/{{split}}.parquet", split=SPLITS),
+        histories=expand(f"{R}/models/{{variant}}/training.json", variant=VARIANTS),
+    output:
+        csv=f"{R}/scores/scores.csv",
+        md=f"{R}/scores/scores.md",
+    params:
+        models=all_models(),
+        variants={v: eevconfig.variant_settings(config, v) for v in VARIANTS},
+        ensembles=config["ensembles"],
+        splits=score_splits(),
+        targets=config["targets"],
+        scoring=config["scoring"],
+    log:
+        f"{R}/logs/score.log",
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    conda:
+        ENV
+    script:
+        "../workflow_scripts/score.py"
+
+
+rule submission:
+    input:
+        predictions=f"{R}/predictions/{{model}}/test.parquet",
+        test=config["data"]["labels"]["test"],
+    output:
+        f"{R}/submission/{{model}}.csv",
+    params:
+        targets=config["targets"],
+    log:
+        f"{R}/logs/submission/{{model}}.log",
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    conda:
+        ENV
+    script:
+        "../workflow_scripts/submission.py"

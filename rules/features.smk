@@ -1,0 +1,23 @@
+# Embedding extraction: one Parquet shard per (extractor, split, shard).
+
+
+rule extract:
+    input:
+        unpack(extract_inputs),
+    output:
+        f"{R}/features/{{extractor}}/{{split}}/shard-{{shard}}.parquet",
+    params:
+        extractor=lambda wc: config["extractors"][wc.extractor],
+    log:
+        f"{R}/logs/extract/{{extractor}}/{{split}}/shard-{{shard}}.log",
+    benchmark:
+        f"{R}/benchmarks/extract/{{extractor}}/{{split}}/shard-{{shard}}.tsv"
+    threads: 2
+    resources:
+        mem_mb=6000,
+        runtime=240,
+        gpu=lambda wc: int(config["extractors"][wc.extractor]["backend"] != "logmel"),
+    conda:
+        ENV
+    script:
+        "../workflow_scripts/extract.py"

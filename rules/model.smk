@@ -1,0 +1,51 @@
+# Training (one model per variant) and inference on val and test.
+
+
+rule train:
+    input:
+        train_labels=f"{R}/labels/train.parquet",
+        val_labels=f"{R}/labels/val.parquet",
+        train_shards=lambda wc: variant_shards(wc.variant, ["train"]),
+        val_shards=lambda wc: variant_shards(wc.variant, ["val"]),
+    output:
+        model=f"{R}/models/{{variant}}/model.pt",
+        history=f"{R}/models/{{variant}}/training.json",
+    params:
+        settings=variant_settings,
+        targets=config["targets"],
+        constant_policy=config["scoring"]["constant_policy"],
+    log:
+        f"{R}/logs/train/{{variant}}.log",
+    benchmark:
+        f"{R}/benchmarks/train/{{variant}}.tsv"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=720,
+        gpu=1,
+    conda:
+        ENV
+    script:
+        "../workflow_scripts/train.py"
+
+
+rule predict:
+    input:
+        model=f"{R}/models/{{variant}}/model.pt",
+        labels=f"{R}/labels/{{pred_split}}.parquet",
+        shards=lambda wc: variant_shards(wc.variant, [wc.pred_split]),
+    output:
+        f"{R}/predictions/{{variant}}/{{pred_split}}.parquet",
+    params:
+        features=lambda wc: config["variants"][wc.variant]["features"],
+        targets=config["targets"],
+    log:
+        f"{R}/logs/predict/{{variant}}/{{pred_split}}.log",
+    threads: 2
+    resources:
+        mem_mb=6000,
+        runtime=60,
+    conda:
+        ENV
+    script:
+        "../workflow_scripts/predict.py"

@@ -1,0 +1,60 @@
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from eevflow.config import ConfigError, validate_config, variant_settings
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "schemas" / "config.schema.yaml"
+
+
+@pytest.fixture
+def cfg():
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def test_shipped_configs_are_valid(cfg):
+    out = validate_config(cfg, SCHEMA)
+    assert out["scoring"]["constant_policy"] == "minus_one"
+    assert out["decode"]["frame_size"] == 224
+    for path in (REPO / "configs").glob("*.yaml"):
+        validate_config(yaml.safe_load(path.read_text()), SCHEMA)
+
+
+def test_defaults_are_filled(cfg):
+    del cfg["scoring"], cfg["decode"]
+    out = validate_config(cfg, SCHEMA)
+    assert out["scoring"] == {"constant_policy": "minus_one", "ignore_undetected": True}
+    assert out["decode"]["audio_sample_rate"] == 16000
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda c: c["extractors"]["logmel64"].update(n_melz=3), "extractors.logmel64: unknown key"),
+        (lambda c: c["scoring"].update(constant_policy="zero"), "allowed values: ['minus_one'"),
+        (lambda c: c.update(bogus=1), "(top level): unknown key(s) 'bogus'"),
+        (lambda c: c["training_defaults"].update(epochs="many"), "training_defaults.epochs"),
+        (lambda c: c["variants"]["tcn_pe_av"].update(features=["nope"]),
+         "variants.tcn_pe_av.features: unknown extractor 'nope'"),
+        (lambda c: c["ensembles"]["ensemble_visual_audio"]["members"].update(ghost=0.1),
+         "unknown variant 'ghost'"),
+        (lambda c: c["model_defaults"].update(positional_encoding="learned"),
+         "model_defaults.positional_encoding"),
+    ],
+)
+def test_bad_configs_name_the_key(cfg, mutate, message):
+    bad = copy.deepcopy(cfg)
+    mutate(bad)
+    with pytest.raises(ConfigError) as exc:
+        validate_config(bad, SCHEMA)
+    assert message in str(exc.value)
+
+
+def test_variant_settings_merge_defaults(cfg):
+    s = variant_settings(validate_config(cfg, SCHEMA), "tcn_nope_audio")
+    assert s["model"]["positional_encoding"] == "none"
+    assert s["model"]["channels"] == cfg["model_defaults"]["channels"]
+    assert s["training"]["epochs"] == cfg["training_defaults"]["epochs"]

@@ -1,0 +1,123 @@
+"""The real workflow, end to end, on a tiny demo config in a temporary directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import torch
+import yaml
+
+from eevflow.shards import shard_metadata
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+
+pytestmark = pytest.mark.integration
+
+
+def tiny_config() -> dict:
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["demo"].update(n_train=4, n_val=2, n_test=2, min_seconds=4, max_seconds=6, seed=3)
+    cfg["n_shards"] = 2
+    cfg["model_defaults"]["channels"] = 16
+    cfg["training_defaults"]["epochs"] = 2
+    cfg["variants"] = {
+        "tcn_pe_av": {"features": ["effnet_lite0", "logmel64"]},
+        "tcn_nope_audio": {"features": ["logmel64"], "model": {"positional_encoding": "none"}},
+        "shuffled_control": {
+            "features": ["effnet_lite0", "logmel64"],
+            "training": {"shuffle_labels": True},
+        },
+    }
+    cfg["ensembles"] = {"ens": {"members": {"tcn_pe_av": 0.8, "tcn_nope_audio": 0.2}}}
+    return cfg
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [
+        str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+        "--configfile", str(workdir / "config.yaml"), "--cores", "2", *args,
+    ]
+    env = {**os.environ, "PATH": f"{SNAKEMAKE.parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("wf")
+    cfg = tiny_config()
+    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(workdir)
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    return workdir, cfg
+
+
+def test_every_stage_writes_its_outputs(run):
+    workdir, cfg = run
+    res = workdir / "results"
+    for split, n in (("train", 4), ("val", 2), ("test", 2)):
+        manifest = pd.read_parquet(res / "manifest" / f"{split}.parquet")
+        assert len(manifest) == n and (manifest["status"] == "ok").all()
+        assert manifest["has_audio"].all() and (manifest["duration_s"] >= 3.5).all()
+        for vid in manifest["video_id"]:
+            frames = res / "decoded" / split / vid / "frames.npy"
+            assert frames.exists() and (res / "decoded" / split / vid / "audio.npy").exists()
+        rows = 0
+        for ext, dim in (("effnet_lite0", 1280), ("logmel64", 64)):
+            shards = sorted((res / "features" / ext / split).glob("shard-*.parquet"))
+            assert len(shards) == cfg["n_shards"]
+            meta = shard_metadata(shards[0])
+            assert meta["extractor"] == ext and meta["dim"] == str(dim) and meta["version"]
+            table = pq.read_table(shards)
+            assert table.schema.field("embedding").type.list_size == dim
+            assert set(table.column("video_id").to_pylist()) <= set(manifest["video_id"])
+            rows = table.num_rows
+        labels = pd.read_parquet(res / "labels" / f"{split}.parquet")
+        assert rows == len(labels)  # one embedding per label row
+    for variant in cfg["variants"]:
+        ckpt = torch.load(res / "models" / variant / "model.pt", weights_only=True)
+        assert {"model_state", "model_config", "train_config", "settings", "best"} <= set(ckpt)
+        assert ckpt["settings"]["features"] == cfg["variants"][variant]["features"]
+    pe = torch.load(res / "models" / "tcn_nope_audio" / "model.pt", weights_only=True)
+    assert pe["model_config"]["positional_encoding"] == "none"
+    for model in [*cfg["variants"], "ens"]:
+        for split in ("val", "test"):
+            pred = pd.read_parquet(res / "predictions" / model / f"{split}.parquet")
+            assert len(pred) == len(pd.read_parquet(res / "labels" / f"{split}.parquet"))
+    scores = pd.read_csv(res / "scores" / "scores.csv")
+    assert set(scores["model"]) == {*cfg["variants"], "ens"}
+    assert set(scores["split"]) == {"val", "test"}
+    assert scores["m_rho"].between(-1, 1).all() and "n_constant_pairs" in scores
+    assert "r_amusement" in scores and "ccc" in scores
+    md = (res / "scores" / "scores.md").read_text()
+    assert "| tcn_pe_av |" in md and "shuffled labels" in md
+    test_csv = pd.read_csv(workdir / cfg["data"]["labels"]["test"])
+    sub = pd.read_csv(res / "submission" / "ens.csv")
+    assert list(sub.columns[:2]) == ["Video ID", "Timestamp (milliseconds)"]
+    assert sub.iloc[:, :2].equals(test_csv.iloc[:, :2])
+    assert not list(res.rglob(".*.tmp-*"))  # no leftovers of atomic writes
+
+
+def test_second_run_has_nothing_to_do(run):
+    workdir, _ = run
+    proc = snakemake(workdir, "--dry-run")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-3000:]
+
+
+def test_bad_config_is_rejected_before_any_job(tmp_path):
+    cfg = tiny_config()
+    cfg["scoring"]["constant_policy"] = "zero"
+    cfg["variants"]["tcn_pe_av"]["model"] = {"dropuot": 0.1}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(tmp_path)
+    assert proc.returncode != 0
+    assert "scoring.constant_policy" in proc.stderr and "allowed values" in proc.stderr
+    assert "variants.tcn_pe_av.model: unknown key(s) 'dropuot'" in proc.stderr
+    assert not (tmp_path / "results").exists()

@@ -1,0 +1,17 @@
+"""Generate the built-in synthetic demo dataset."""
+
+from eevflow.demo import DemoSpec, generate_demo
+from eevflow.runtime import run_script
+
+
+def main(sm):
+    d = sm.params.demo
+    spec = DemoSpec(
+        n_train=d["n_train"], n_val=d["n_val"], n_test=d["n_test"],
+        min_seconds=d["min_seconds"], max_seconds=d["max_seconds"], seed=d["seed"],
+    )
+    labels = {"train": sm.output.train, "val": sm.output.val, "test": sm.output.test}
+    generate_demo(sm.params.videos_dir, labels, sm.output.truth, spec)
+
+
+run_script(snakemake, main)  # noqa: F821

@@ -1,0 +1,37 @@
+"""Embed every video of one (extractor, split, shard) into a Parquet shard."""
+
+import logging
+import time
+
+from eevflow.features import build_extractor
+from eevflow.media import load_decoded
+from eevflow.runtime import run_script
+from eevflow.shards import write_shard
+from eevflow.training import pick_device
+
+
+def main(sm):
+    ext = build_extractor(
+        sm.wildcards.extractor, sm.params.extractor,
+        device=str(pick_device("auto")), threads=sm.threads,
+    )
+    visual = ext.modality == "visual"
+    t0, n_rows = time.perf_counter(), 0
+
+    def videos():
+        nonlocal n_rows
+        for media, meta in zip(sm.input.media, sm.input.meta):
+            video = load_decoded(meta, media if visual else None, None if visual else media)
+            emb = ext.embed(video)
+            n_rows += len(emb)
+            yield video.info.video_id, video.timestamps_us, emb
+
+    n = write_shard(sm.output[0], videos(), ext.dim, ext.metadata())
+    dt = time.perf_counter() - t0
+    logging.info(
+        "%s: %d videos, %d rows in %.1f s (%.1f rows/s)",
+        ext.name, n, n_rows, dt, n_rows / dt if dt else 0.0,
+    )
+
+
+run_script(snakemake, main)  # noqa: F821

@@ -1,0 +1,26 @@
+"""Predict one split with one trained variant (every label row kept, as the authors did)."""
+
+import logging
+
+import pandas as pd
+import torch
+
+from eevflow.io import atomic_path
+from eevflow.runtime import run_script
+from eevflow.training import Trainer, load_split, predictions_frame, shards_by_extractor
+
+
+def main(sm):
+    ckpt = torch.load(sm.input.model, map_location="cpu", weights_only=True)
+    trainer = Trainer.from_checkpoint(ckpt, device="auto", threads=sm.threads)
+    labels = pd.read_parquet(sm.input.labels, columns=["video_id", "timestamp_us"])
+    data = load_split(labels, shards_by_extractor(sm.input.shards, sm.params.features), None)
+    logging.info("%d videos to predict, %d without features", len(data.videos), len(data.skipped))
+    for vid, why in data.skipped.items():
+        logging.warning("no prediction for %s: %s", vid, why)
+    df = predictions_frame(data.videos, trainer.predict(data.videos), list(sm.params.targets))
+    with atomic_path(sm.output[0]) as tmp:
+        df.to_parquet(tmp, index=False)
+
+
+run_script(snakemake, main)  # noqa: F821

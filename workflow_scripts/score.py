@@ -1,0 +1,43 @@
+"""Score every variant and ensemble on val (and test when ground truth is given)."""
+
+import logging
+
+import pandas as pd
+
+from eevflow.io import atomic_path
+from eevflow.report import describe_model, markdown, score_predictions
+from eevflow.runtime import run_script
+
+
+def main(sm):
+    targets, scoring = list(sm.params.targets), sm.params.scoring
+    truth = {}
+    for path in sm.input.truth:
+        split = "test" if path.endswith("test_truth.parquet") else "val"
+        truth[split] = pd.read_parquet(path)
+    rows = []
+    for model in sm.params.models:
+        info = describe_model(model, sm.params.variants, sm.params.ensembles)
+        for split in sm.params.splits:
+            path = next(p for p in sm.input.predictions if p.endswith(f"/{model}/{split}.parquet"))
+            row = score_predictions(
+                truth[split], pd.read_parquet(path), targets,
+                scoring["constant_policy"], scoring["ignore_undetected"],
+            )
+            rows.append({"model": model, "split": split, **info, **row})
+            logging.info("%s %s: M_rho %.4f", model, split, row["m_rho"])
+    table = pd.DataFrame(rows)
+    excluded = {}
+    for path in sm.input.manifests:
+        m = pd.read_parquet(path, columns=["status"])
+        split = path.rsplit("/", 1)[-1].removesuffix(".parquet")
+        excluded[split] = {k: int(v) for k, v in m["status"].value_counts().items() if k != "ok"}
+    table["constant_policy"] = scoring["constant_policy"]
+    table["ignore_undetected"] = scoring["ignore_undetected"]
+    with atomic_path(sm.output.csv) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6f")
+    with atomic_path(sm.output.md) as tmp:
+        tmp.write_text(markdown(table, targets, excluded))
+
+
+run_script(snakemake, main)  # noqa: F821

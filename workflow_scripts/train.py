@@ -1,0 +1,55 @@
+"""Train one variant and write its self-describing checkpoint and training history."""
+
+import logging
+
+import pandas as pd
+import torch
+
+import eevflow
+from eevflow.io import atomic_path, write_json
+from eevflow.models.tcn import TCNConfig
+from eevflow.runtime import run_script
+from eevflow.training import Trainer, TrainConfig, load_split, shards_by_extractor
+
+
+def main(sm):
+    settings, targets = sm.params.settings, sm.params.targets
+    feats = settings["features"]
+    train = load_split(
+        pd.read_parquet(sm.input.train_labels), shards_by_extractor(sm.input.train_shards, feats),
+        targets,
+    )
+    val = load_split(
+        pd.read_parquet(sm.input.val_labels), shards_by_extractor(sm.input.val_shards, feats),
+        targets,
+    )
+    for name, split in (("train", train), ("val", val)):
+        logging.info("%s: %d videos, %d skipped", name, len(split.videos), len(split.skipped))
+        for vid, why in split.skipped.items():
+            logging.warning("%s: skipped %s: %s", name, vid, why)
+    input_dim = train.videos[0].features.shape[1] if train.videos else 0
+    model_cfg = TCNConfig(input_dim=input_dim, n_targets=len(targets), **settings["model"])
+    train_cfg = TrainConfig(constant_policy=sm.params.constant_policy, **settings["training"])
+    trainer = Trainer(model_cfg, train_cfg, threads=sm.threads)
+    logging.info("device %s, receptive field %d steps", trainer.device, model_cfg.receptive_field)
+    result = trainer.fit(train.videos, val.videos)
+    ckpt = trainer.checkpoint(
+        variant=sm.wildcards.variant,
+        settings=settings,
+        targets=list(targets),
+        best=result["best"],
+        n_train_videos=len(train.videos),
+        n_val_videos=len(val.videos),
+        eevflow_version=eevflow.__version__,
+    )
+    with atomic_path(sm.output.model) as tmp:
+        torch.save(ckpt, tmp)
+    write_json(
+        {"variant": sm.wildcards.variant, "settings": settings, **result,
+         "skipped": {"train": train.skipped, "val": val.skipped}},
+        sm.output.history,
+    )
+    logging.info("best epoch %d, val M_rho %.4f", result["best"]["epoch"], result["best"]["val_m_rho"])
+
+
+run_script(snakemake, main)  # noqa: F821
