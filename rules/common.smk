@@ -3,11 +3,8 @@ import functools
 import os
 import sys
 
-# The eevflow package lives beside the Snakefile: importable here and in every job's script
-# (jobs inherit the environment, also under SLURM), whether or not it was pip-installed.
-REPO = os.path.dirname(os.path.abspath(workflow.main_snakefile))
-sys.path.insert(0, REPO)
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")]))
+# The eevflow package lives beside the Snakefile (job scripts find it through _paths.py).
+sys.path.insert(0, os.path.dirname(os.path.abspath(workflow.main_snakefile)))
 
 import pandas as pd
 
@@ -15,7 +12,9 @@ from eevflow import config as eevconfig
 from eevflow.labels import read_video_ids
 from eevflow.shards import shard_of
 
-config = eevconfig.validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
+config = eevconfig.validate_config(
+    config, workflow.source_path("../schemas/config.schema.yaml")
+)
 
 R = config["results_dir"]
 SPLITS = eevconfig.SPLITS
@@ -75,7 +74,11 @@ def decoded(split, video, kind):
 def extract_inputs(wildcards):
     modality = config["extractors"][wildcards.extractor]["modality"]
     kind = "frames.npy" if modality == "visual" else "audio.npy"
-    vids = [v for v in ok_videos(wildcards.split) if shard_of(v, N_SHARDS) == int(wildcards.shard)]
+    vids = [
+        v
+        for v in ok_videos(wildcards.split)
+        if shard_of(v, N_SHARDS) == int(wildcards.shard)
+    ]
     return {
         "media": [decoded(wildcards.split, v, kind) for v in vids],
         "meta": [decoded(wildcards.split, v, "meta.json") for v in vids],

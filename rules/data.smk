@@ -10,19 +10,19 @@ if DEMO:
             val=config["data"]["labels"]["val"],
             test=config["data"]["labels"]["test"],
             truth=config["data"]["test_ground_truth"],
-        params:
-            demo=config["demo"],
-            videos_dir=config["data"]["videos_dir"],
         log:
             f"{R}/logs/demo_data.log",
         benchmark:
             f"{R}/benchmarks/demo_data.tsv"
+        conda:
+            ENV
         threads: 1
         resources:
             mem_mb=2000,
             runtime=30,
-        conda:
-            ENV
+        params:
+            demo=config["demo"],
+            videos_dir=lambda wc, output: os.path.dirname(output.videos[0]),
         script:
             "../workflow_scripts/demo_data.py"
 
@@ -32,16 +32,16 @@ rule labels:
         csv=lambda wc: config["data"]["labels"][wc.split],
     output:
         f"{R}/labels/{{split}}.parquet",
-    params:
-        targets=config["targets"],
-        require_scores=lambda wc: wc.split != "test",
     log:
         f"{R}/logs/labels/{{split}}.log",
+    conda:
+        ENV
     resources:
         mem_mb=4000,
         runtime=20,
-    conda:
-        ENV
+    params:
+        targets=config["targets"],
+        require_scores=lambda wc: wc.split != "test",
     script:
         "../workflow_scripts/labels.py"
 
@@ -51,16 +51,16 @@ rule test_ground_truth:
         csv=config["data"]["test_ground_truth"] or [],
     output:
         f"{R}/labels/test_truth.parquet",
-    params:
-        targets=config["targets"],
-        require_scores=True,
     log:
         f"{R}/logs/labels/test_truth.log",
+    conda:
+        ENV
     resources:
         mem_mb=4000,
         runtime=20,
-    conda:
-        ENV
+    params:
+        targets=config["targets"],
+        require_scores=True,
     script:
         "../workflow_scripts/labels.py"
 
@@ -71,17 +71,17 @@ checkpoint download_check:
         videos=download_check_videos,
     output:
         manifest=f"{R}/manifest/{{split}}.parquet",
-    params:
-        videos_dir=config["data"]["videos_dir"],
-        sample_rate=config["decode"]["audio_sample_rate"],
     log:
         f"{R}/logs/download_check/{{split}}.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
-    conda:
-        ENV
+    params:
+        videos_dir=config["data"]["videos_dir"],
+        sample_rate=config["decode"]["audio_sample_rate"],
     script:
         "../workflow_scripts/download_check.py"
 
@@ -94,15 +94,15 @@ rule decode:
         frames=f"{R}/decoded/{{split}}/{{video}}/frames.npy",
         audio=f"{R}/decoded/{{split}}/{{video}}/audio.npy",
         meta=f"{R}/decoded/{{split}}/{{video}}/meta.json",
-    params:
-        decode=config["decode"],
     log:
         f"{R}/logs/decode/{{split}}/{{video}}.log",
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        ENV
+    params:
+        decode=config["decode"],
     script:
         "../workflow_scripts/decode.py"

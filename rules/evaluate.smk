@@ -11,16 +11,16 @@ rule ensemble:
         ),
     output:
         f"{R}/predictions/{{ensemble}}/{{pred_split}}.parquet",
-    params:
-        weights=ensemble_members,
-        targets=config["targets"],
     log:
         f"{R}/logs/ensemble/{{ensemble}}/{{pred_split}}.log",
+    conda:
+        ENV
     resources:
         mem_mb=4000,
         runtime=20,
-    conda:
-        ENV
+    params:
+        weights=ensemble_members,
+        targets=config["targets"],
     script:
         "../workflow_scripts/ensemble.py"
 
@@ -41,6 +41,13 @@ rule score:
     output:
         csv=f"{R}/scores/scores.csv",
         md=f"{R}/scores/scores.md",
+    log:
+        f"{R}/logs/score.log",
+    conda:
+        ENV
+    resources:
+        mem_mb=8000,
+        runtime=30,
     params:
         models=all_models(),
         variants={v: eevconfig.variant_settings(config, v) for v in VARIANTS},
@@ -48,13 +55,6 @@ rule score:
         splits=score_splits(),
         targets=config["targets"],
         scoring=config["scoring"],
-    log:
-        f"{R}/logs/score.log",
-    resources:
-        mem_mb=8000,
-        runtime=30,
-    conda:
-        ENV
     script:
         "../workflow_scripts/score.py"
 
@@ -65,14 +65,14 @@ rule submission:
         test=config["data"]["labels"]["test"],
     output:
         f"{R}/submission/{{model}}.csv",
-    params:
-        targets=config["targets"],
     log:
         f"{R}/logs/submission/{{model}}.log",
+    conda:
+        ENV
     resources:
         mem_mb=4000,
         runtime=20,
-    conda:
-        ENV
+    params:
+        targets=config["targets"],
     script:
         "../workflow_scripts/submission.py"

@@ -6,18 +6,18 @@ rule extract:
         unpack(extract_inputs),
     output:
         f"{R}/features/{{extractor}}/{{split}}/shard-{{shard}}.parquet",
-    params:
-        extractor=lambda wc: config["extractors"][wc.extractor],
     log:
         f"{R}/logs/extract/{{extractor}}/{{split}}/shard-{{shard}}.log",
     benchmark:
         f"{R}/benchmarks/extract/{{extractor}}/{{split}}/shard-{{shard}}.tsv"
+    conda:
+        ENV
     threads: 2
     resources:
         mem_mb=6000,
         runtime=240,
         gpu=lambda wc: int(config["extractors"][wc.extractor]["backend"] != "logmel"),
-    conda:
-        ENV
+    params:
+        extractor=lambda wc: config["extractors"][wc.extractor],
     script:
         "../workflow_scripts/extract.py"

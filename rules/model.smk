@@ -10,21 +10,21 @@ rule train:
     output:
         model=f"{R}/models/{{variant}}/model.pt",
         history=f"{R}/models/{{variant}}/training.json",
-    params:
-        settings=variant_settings,
-        targets=config["targets"],
-        constant_policy=config["scoring"]["constant_policy"],
     log:
         f"{R}/logs/train/{{variant}}.log",
     benchmark:
         f"{R}/benchmarks/train/{{variant}}.tsv"
+    conda:
+        ENV
     threads: 2
     resources:
         mem_mb=8000,
         runtime=720,
         gpu=1,
-    conda:
-        ENV
+    params:
+        settings=variant_settings,
+        targets=config["targets"],
+        constant_policy=config["scoring"]["constant_policy"],
     script:
         "../workflow_scripts/train.py"
 
@@ -36,16 +36,16 @@ rule predict:
         shards=lambda wc: variant_shards(wc.variant, [wc.pred_split]),
     output:
         f"{R}/predictions/{{variant}}/{{pred_split}}.parquet",
-    params:
-        features=lambda wc: config["variants"][wc.variant]["features"],
-        targets=config["targets"],
     log:
         f"{R}/logs/predict/{{variant}}/{{pred_split}}.log",
+    conda:
+        ENV
     threads: 2
     resources:
         mem_mb=6000,
         runtime=60,
-    conda:
-        ENV
+    params:
+        features=lambda wc: config["variants"][wc.variant]["features"],
+        targets=config["targets"],
     script:
         "../workflow_scripts/predict.py"

@@ -1,5 +1,6 @@
 """Decode one video: frames at its label timestamps (224, square) and 16 kHz mono audio."""
 
+import _paths  # noqa: F401  (makes eevflow importable)
 import logging
 
 import pandas as pd

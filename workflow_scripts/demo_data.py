@@ -1,5 +1,6 @@
 """Generate the built-in synthetic demo dataset."""
 
+import _paths  # noqa: F401  (makes eevflow importable)
 from eevflow.demo import DemoSpec, generate_demo
 from eevflow.runtime import run_script
 

@@ -1,5 +1,6 @@
 """Probe every listed video of a split into the manifest (status and reason per video)."""
 
+import _paths  # noqa: F401  (makes eevflow importable)
 import logging
 import os
 

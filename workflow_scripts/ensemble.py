@@ -1,5 +1,6 @@
 """Weighted average of member variants' predictions for one split."""
 
+import _paths  # noqa: F401  (makes eevflow importable)
 import logging
 
 import pandas as pd

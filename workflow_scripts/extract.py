@@ -1,5 +1,6 @@
 """Embed every video of one (extractor, split, shard) into a Parquet shard."""
 
+import _paths  # noqa: F401  (makes eevflow importable)
 import logging
 import time
 

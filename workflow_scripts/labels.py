@@ -1,5 +1,6 @@
 """Parse and validate one EEV label CSV into Parquet."""
 
+import _paths  # noqa: F401  (makes eevflow importable)
 import logging
 
 from eevflow.labels import read_labels, write_labels_parquet

@@ -1,5 +1,6 @@
 """Predict one split with one trained variant (every label row kept, as the authors did)."""
 
+import _paths  # noqa: F401  (makes eevflow importable)
 import logging
 
 import pandas as pd

@@ -1,5 +1,6 @@
 """Score every variant and ensemble on val (and test when ground truth is given)."""
 
+import _paths  # noqa: F401  (makes eevflow importable)
 import logging
 
 import pandas as pd

@@ -1,5 +1,6 @@
 """Test predictions in the EEV submission layout, row for row in the test CSV's order."""
 
+import _paths  # noqa: F401  (makes eevflow importable)
 import logging
 
 import pandas as pd

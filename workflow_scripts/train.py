@@ -1,5 +1,6 @@
 """Train one variant and write its self-describing checkpoint and training history."""
 
+import _paths  # noqa: F401  (makes eevflow importable)
 import logging
 
 import pandas as pd
