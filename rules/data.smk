@@ -16,7 +16,7 @@ if DEMO:
             f"{R}/benchmarks/demo_data.tsv"
         conda:
             ENV
-        threads: 1
+        threads: 2
         resources:
             mem_mb=2000,
             runtime=30,

@@ -12,7 +12,7 @@ def main(sm):
         min_seconds=d["min_seconds"], max_seconds=d["max_seconds"], seed=d["seed"],
     )
     labels = {"train": sm.output.train, "val": sm.output.val, "test": sm.output.test}
-    generate_demo(sm.params.videos_dir, labels, sm.output.truth, spec)
+    generate_demo(sm.params.videos_dir, labels, sm.output.truth, spec, jobs=sm.threads)
 
 
 run_script(snakemake, main)  # noqa: F821
