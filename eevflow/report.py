@@ -73,7 +73,7 @@ def markdown(table: pd.DataFrame, targets: list[str], excluded: dict[str, dict[s
     ]
     for model in first.index:
         r = first.loc[model]
-        pe = "" if r["positional_encoding"] is None else r["positional_encoding"]
+        pe = "" if pd.isna(r["positional_encoding"]) else r["positional_encoding"]
         dp = "" if pd.isna(r["dropout"]) else f"{r['dropout']:g}"
         feat = r["feature"] + (" (shuffled labels)" if r["shuffled_labels"] else "")
         vals = " | ".join(f"{wide.loc[model, s]:.4f}" for s in splits)

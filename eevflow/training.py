@@ -34,7 +34,7 @@ class TrainConfig:
     grad_accum: int = 32
     seed: int = 0
     selection: str = "best_val"  # best_val | last
-    shuffle_labels: bool = False  # control: labels permuted in time within each training video
+    shuffle_labels: bool = False  # control: label rows permuted across the training set
     standardize: bool = True  # z-score features with the training set's statistics
     device: str = "auto"  # auto | cpu | cuda
     constant_policy: str = "minus_one"  # validation M_rho, as the scoring rule
@@ -114,14 +114,23 @@ def feature_stats(videos: list[VideoSeq]) -> tuple[np.ndarray, np.ndarray]:
     return mean.astype(np.float32), np.where(std > 1e-6, std, 1.0).astype(np.float32)
 
 
-def shuffled_in_time(videos: list[VideoSeq], seed: int) -> list[VideoSeq]:
-    """Control data: each video's labelled rows permuted in time (features untouched)."""
+def shuffled_labels(videos: list[VideoSeq], seed: int) -> list[VideoSeq]:
+    """Control data: the labelled rows of the whole training set permuted among themselves.
+
+    Features, timestamps and the no-detection mask stay; each labelled row gets the scores of a
+    random labelled row of any video. Permuting only within a video would keep a link between a
+    video's features and its mean scores, which leaks a little signal into within-video
+    correlations; permuting across the set leaves none.
+    """
     rng = np.random.default_rng(seed)
-    out = []
+    pooled = np.concatenate([v.labels[v.detected] for v in videos])
+    pooled = pooled[rng.permutation(len(pooled))]
+    out, pos = [], 0
     for v in videos:
         labels = v.labels.copy()
-        rows = np.flatnonzero(v.detected)
-        labels[rows] = labels[rng.permutation(rows)]
+        n = int(v.detected.sum())
+        labels[v.detected] = pooled[pos : pos + n]
+        pos += n
         out.append(VideoSeq(v.video_id, v.timestamps_us, v.features, labels, v.detected))
     return out
 
@@ -165,7 +174,7 @@ class Trainer:
         if cfg.standardize:
             self.mean, self.std = feature_stats(train)
         if cfg.shuffle_labels:
-            train = shuffled_in_time(train, cfg.seed)
+            train = shuffled_labels(train, cfg.seed)
         params = self.model.parameters()
         if cfg.optimizer == "sgd":
             opt = torch.optim.SGD(
