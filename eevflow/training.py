@@ -200,7 +200,7 @@ class Trainer:
                 y = torch.from_numpy(v.labels[rows]).to(self.device)
                 loss = torch.mean((self.model(x, s)[0] - y) ** 2)  # Eq. 4 for one video
                 (loss / cfg.grad_accum).backward()
-                total += float(loss)
+                total += float(loss.detach())
                 if (k + 1) % cfg.grad_accum == 0 or k == len(order) - 1:
                     opt.step()
                     opt.zero_grad(set_to_none=True)

@@ -23,10 +23,10 @@ pytestmark = pytest.mark.integration
 
 def tiny_config() -> dict:
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
-    cfg["demo"].update(n_train=4, n_val=2, n_test=2, min_seconds=4, max_seconds=6, seed=3)
+    cfg["demo"].update(n_train=6, n_val=2, n_test=2, min_seconds=12, max_seconds=16, seed=3)
     cfg["n_shards"] = 2
-    cfg["model_defaults"]["channels"] = 16
-    cfg["training_defaults"]["epochs"] = 2
+    cfg["model_defaults"]["channels"] = 32
+    cfg["training_defaults"]["epochs"] = 30
     cfg["variants"] = {
         "tcn_pe_av": {"features": ["effnet_lite0", "logmel64"]},
         "tcn_nope_audio": {"features": ["logmel64"], "model": {"positional_encoding": "none"}},
@@ -61,10 +61,10 @@ def run(tmp_path_factory):
 def test_every_stage_writes_its_outputs(run):
     workdir, cfg = run
     res = workdir / "results"
-    for split, n in (("train", 4), ("val", 2), ("test", 2)):
+    for split, n in (("train", 6), ("val", 2), ("test", 2)):
         manifest = pd.read_parquet(res / "manifest" / f"{split}.parquet")
         assert len(manifest) == n and (manifest["status"] == "ok").all()
-        assert manifest["has_audio"].all() and (manifest["duration_s"] >= 3.5).all()
+        assert manifest["has_audio"].all() and (manifest["duration_s"] >= 11.5).all()
         for vid in manifest["video_id"]:
             frames = res / "decoded" / split / vid / "frames.npy"
             assert frames.exists() and (res / "decoded" / split / vid / "audio.npy").exists()
@@ -102,6 +102,15 @@ def test_every_stage_writes_its_outputs(run):
     assert list(sub.columns[:2]) == ["Video ID", "Timestamp (milliseconds)"]
     assert sub.iloc[:, :2].equals(test_csv.iloc[:, :2])
     assert not list(res.rglob(".*.tmp-*"))  # no leftovers of atomic writes
+
+
+def test_model_learns_the_planted_signal_and_the_control_does_not(run):
+    workdir, _ = run
+    scores = pd.read_csv(workdir / "results" / "scores" / "scores.csv")
+    m = scores.set_index(["model", "split"])["m_rho"]
+    assert m["tcn_pe_av", "val"] > 0.3 and m["tcn_pe_av", "test"] > 0.3, m.to_dict()
+    assert abs(m["shuffled_control", "test"]) < 0.15, m.to_dict()
+    assert m["tcn_pe_av", "test"] > m["shuffled_control", "test"] + 0.25
 
 
 def test_second_run_has_nothing_to_do(run):
