@@ -46,11 +46,16 @@ def _fill_defaults(schema: dict, node: Any, root: dict) -> None:
         for part in ref:
             target = target[part]
         schema = target
-    for key, sub in schema.get("properties", {}).items():
+    props = schema.get("properties", {})
+    for key, sub in props.items():
         if key not in node and "default" in sub:
             node[key] = copy.deepcopy(sub["default"])
         if key in node:
             _fill_defaults(sub, node[key], root)
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):  # e.g. every entry of `extractors`, `variants`, `ensembles`
+        for key in set(node) - set(props):
+            _fill_defaults(extra, node[key], root)
 
 
 def load_schema(path: str | Path) -> dict:
@@ -91,8 +96,11 @@ def _cross_checks(cfg: dict) -> list[str]:
                     f"ensembles.{name}.members: unknown variant {member!r}; "
                     f"allowed values: {sorted(variants)}"
                 )
-        if sum(ens["members"].values()) <= 0:
+        if ens["select_weights"] == "fixed" and sum(ens["members"].values()) <= 0:
             problems.append(f"ensembles.{name}.members: weights must have a positive sum")
+        k = round(1 / ens["grid_step"])
+        if abs(k * ens["grid_step"] - 1) > 1e-9:
+            problems.append(f"ensembles.{name}.grid_step: must divide 1 (e.g. 0.1, 0.05)")
     demo = cfg.get("demo", {})
     if demo.get("enabled") and demo["min_seconds"] > demo["max_seconds"]:
         problems.append("demo.min_seconds: must not exceed demo.max_seconds")

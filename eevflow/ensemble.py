@@ -32,3 +32,46 @@ def weighted_average(
         acc += (weights[name] / total) * aligned[targets].to_numpy(np.float64)
     out[targets] = acc.astype(np.float32)
     return out
+
+
+def simplex_grid(n_members: int, step: float) -> list[tuple[float, ...]]:
+    """All weight vectors with entries in multiples of ``step`` summing to 1."""
+    k = round(1 / step)
+    if abs(k * step - 1) > 1e-9:
+        raise ValueError(f"grid_step must divide 1, got {step}")
+
+    def rec(n, left):
+        if n == 1:
+            yield (left,)
+            return
+        for i in range(left + 1):
+            for rest in rec(n - 1, left - i):
+                yield (i, *rest)
+
+    return [tuple(i / k for i in w) for w in rec(n_members, k)]
+
+
+def grid_search_weights(
+    members: dict[str, pd.DataFrame],
+    truth: pd.DataFrame,
+    targets: list[str],
+    step: float = 0.1,
+    policy: str = "minus_one",
+    ignore_undetected: bool = True,
+) -> tuple[dict[str, float], list[dict]]:
+    """Weights on the simplex grid that maximise validation M_rho; returns them and every trial.
+
+    Ties go to the first weight vector in grid order, so the choice is deterministic.
+    """
+    from eevflow.report import score_predictions
+
+    names = list(members)
+    trials, best = [], None
+    for w in simplex_grid(len(names), step):
+        weights = dict(zip(names, w))
+        pred = weighted_average(members, weights, targets)
+        m = score_predictions(truth, pred, targets, policy, ignore_undetected)["m_rho"]
+        trials.append({"weights": weights, "val_m_rho": m})
+        if best is None or m > best["val_m_rho"]:
+            best = trials[-1]
+    return best["weights"], trials

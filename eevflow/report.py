@@ -38,8 +38,11 @@ def score_predictions(
     return row
 
 
-def describe_model(name: str, variants: dict, ensembles: dict) -> dict:
-    """The Table-1 columns: features, dropout, positional encoding (or the ensemble's weights)."""
+def describe_model(
+    name: str, variants: dict, ensembles: dict, weights: dict[str, dict[str, float]] | None = None
+) -> dict:
+    """The Table-1 columns: features, dropout, positional encoding (or the ensemble's weights:
+    the chosen ones from ``weights`` when given, else the config's)."""
     if name in variants:
         s = variants[name]
         pe = s["model"].get("positional_encoding", "timestamp")
@@ -50,10 +53,12 @@ def describe_model(name: str, variants: dict, ensembles: dict) -> dict:
             "positional_encoding": pe,
             "shuffled_labels": bool(s["training"].get("shuffle_labels", False)),
         }
-    members = ensembles[name]["members"]
+    members = (weights or {}).get(name) or ensembles[name]["members"]
+    how = ensembles[name].get("select_weights", "fixed")
     return {
         "kind": "ensemble",
-        "feature": " + ".join(f"{w:g}*{m}" for m, w in members.items()),
+        "feature": " + ".join(f"{w:.2f}*{m}" for m, w in members.items())
+        + (" (weights chosen on val)" if how == "val_grid" else ""),
         "dropout": None,
         "positional_encoding": None,
         "shuffled_labels": False,

@@ -98,8 +98,13 @@ def variant_settings(wildcards):
     return eevconfig.variant_settings(config, wildcards.variant)
 
 
-def ensemble_members(wildcards):
-    return config["ensembles"][wildcards.ensemble]["members"]
+def ensemble_inputs(wildcards):
+    members = config["ensembles"][wildcards.ensemble]["members"]
+    return {
+        f"{split}_{m}": f"{R}/predictions/{m}/{split}.parquet"
+        for m in members
+        for split in PRED_SPLITS
+    }
 
 
 def score_splits():

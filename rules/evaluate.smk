@@ -3,24 +3,23 @@
 
 rule ensemble:
     input:
-        unpack(
-            lambda wc: {
-                m: f"{R}/predictions/{m}/{wc.pred_split}.parquet"
-                for m in config["ensembles"][wc.ensemble]["members"]
-            }
-        ),
+        unpack(ensemble_inputs),
+        val_labels=f"{R}/labels/val.parquet",
     output:
-        f"{R}/predictions/{{ensemble}}/{{pred_split}}.parquet",
+        val=f"{R}/predictions/{{ensemble}}/val.parquet",
+        test=f"{R}/predictions/{{ensemble}}/test.parquet",
+        weights=f"{R}/predictions/{{ensemble}}/weights.json",
     log:
-        f"{R}/logs/ensemble/{{ensemble}}/{{pred_split}}.log",
+        f"{R}/logs/ensemble/{{ensemble}}.log",
     conda:
         ENV
     resources:
         mem_mb=4000,
-        runtime=20,
+        runtime=30,
     params:
-        weights=ensemble_members,
+        spec=lambda wc: config["ensembles"][wc.ensemble],
         targets=config["targets"],
+        scoring=config["scoring"],
     script:
         "../workflow_scripts/ensemble.py"
 
@@ -38,6 +37,7 @@ rule score:
         ],
         manifests=expand(f"{R}/manifest/{{split}}.parquet", split=SPLITS),
         histories=expand(f"{R}/models/{{variant}}/training.json", variant=VARIANTS),
+        weights=expand(f"{R}/predictions/{{ensemble}}/weights.json", ensemble=ENSEMBLES),
     output:
         csv=f"{R}/scores/scores.csv",
         md=f"{R}/scores/scores.md",

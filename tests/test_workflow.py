@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -35,7 +36,14 @@ def tiny_config() -> dict:
             "training": {"shuffle_labels": True},
         },
     }
-    cfg["ensembles"] = {"ens": {"members": {"tcn_pe_av": 0.8, "tcn_nope_audio": 0.2}}}
+    cfg["ensembles"] = {
+        "ens": {"members": {"tcn_pe_av": 0.8, "tcn_nope_audio": 0.2}},
+        "ens_grid": {
+            "members": {"tcn_pe_av": 1, "tcn_nope_audio": 1},
+            "select_weights": "val_grid",
+            "grid_step": 0.25,
+        },
+    }
     return cfg
 
 
@@ -86,16 +94,19 @@ def test_every_stage_writes_its_outputs(run):
         assert ckpt["settings"]["features"] == cfg["variants"][variant]["features"]
     pe = torch.load(res / "models" / "tcn_nope_audio" / "model.pt", weights_only=True)
     assert pe["model_config"]["positional_encoding"] == "none"
-    for model in [*cfg["variants"], "ens"]:
+    for model in [*cfg["variants"], "ens", "ens_grid"]:
         for split in ("val", "test"):
             pred = pd.read_parquet(res / "predictions" / model / f"{split}.parquet")
             assert len(pred) == len(pd.read_parquet(res / "labels" / f"{split}.parquet"))
     scores = pd.read_csv(res / "scores" / "scores.csv")
-    assert set(scores["model"]) == {*cfg["variants"], "ens"}
+    md = (res / "scores" / "scores.md").read_text()
+    assert set(scores["model"]) == {*cfg["variants"], "ens", "ens_grid"}
+    chosen = json.loads((res / "predictions" / "ens_grid" / "weights.json").read_text())
+    assert len(chosen["trials"]) == 5 and abs(sum(chosen["weights"].values()) - 1) < 1e-9
+    assert "(weights chosen on val)" in md
     assert set(scores["split"]) == {"val", "test"}
     assert scores["m_rho"].between(-1, 1).all() and "n_constant_pairs" in scores
     assert "r_amusement" in scores and "ccc" in scores
-    md = (res / "scores" / "scores.md").read_text()
     assert "| tcn_pe_av |" in md and "shuffled labels" in md
     test_csv = pd.read_csv(workdir / cfg["data"]["labels"]["test"])
     sub = pd.read_csv(res / "submission" / "ens.csv")

@@ -1,22 +1,43 @@
-"""Weighted average of member variants' predictions for one split."""
+"""Weighted average of member variants' predictions on val and test.
+
+Weights are the config's (paper Eq. 5) or, with ``select_weights: val_grid``, the simplex-grid
+weights that maximise validation M_rho; the chosen weights are written to ``weights.json``.
+"""
 
 import _paths  # noqa: F401  (makes eevflow importable)
 import logging
 
 import pandas as pd
 
-from eevflow.ensemble import weighted_average
-from eevflow.io import atomic_path
+from eevflow.ensemble import grid_search_weights, weighted_average
+from eevflow.io import atomic_path, write_json
 from eevflow.runtime import run_script
 
 
 def main(sm):
-    weights = dict(sm.params.weights)
-    members = {name: pd.read_parquet(sm.input[name]) for name in weights}
-    df = weighted_average(members, weights, list(sm.params.targets))
-    logging.info("weights %s: %d rows", weights, len(df))
-    with atomic_path(sm.output[0]) as tmp:
-        df.to_parquet(tmp, index=False)
+    spec, targets, scoring = sm.params.spec, list(sm.params.targets), sm.params.scoring
+    names = list(spec["members"])
+    val = {n: pd.read_parquet(sm.input[f"val_{n}"]) for n in names}
+    test = {n: pd.read_parquet(sm.input[f"test_{n}"]) for n in names}
+    trials = []
+    if spec["select_weights"] == "val_grid":
+        weights, trials = grid_search_weights(
+            val, pd.read_parquet(sm.input.val_labels), targets, spec["grid_step"],
+            scoring["constant_policy"], scoring["ignore_undetected"],
+        )
+    else:
+        total = sum(spec["members"].values())
+        weights = {n: w / total for n, w in spec["members"].items()}
+    logging.info("weights %s (%s)", weights, spec["select_weights"])
+    for split, members, out in (("val", val, sm.output.val), ("test", test, sm.output.test)):
+        df = weighted_average(members, weights, targets)
+        logging.info("%s: %d rows", split, len(df))
+        with atomic_path(out) as tmp:
+            df.to_parquet(tmp, index=False)
+    write_json(
+        {"weights": weights, "select_weights": spec["select_weights"], "trials": trials},
+        sm.output.weights,
+    )
 
 
 run_script(snakemake, main)  # noqa: F821

@@ -1,7 +1,9 @@
 """Score every variant and ensemble on val (and test when ground truth is given)."""
 
 import _paths  # noqa: F401  (makes eevflow importable)
+import json
 import logging
+from pathlib import Path
 
 import pandas as pd
 
@@ -16,9 +18,12 @@ def main(sm):
     for path in sm.input.truth:
         split = "test" if path.endswith("test_truth.parquet") else "val"
         truth[split] = pd.read_parquet(path)
+    chosen = {
+        Path(p).parent.name: json.loads(Path(p).read_text())["weights"] for p in sm.input.weights
+    }
     rows = []
     for model in sm.params.models:
-        info = describe_model(model, sm.params.variants, sm.params.ensembles)
+        info = describe_model(model, sm.params.variants, sm.params.ensembles, chosen)
         for split in sm.params.splits:
             path = next(p for p in sm.input.predictions if p.endswith(f"/{model}/{split}.parquet"))
             row = score_predictions(
