@@ -47,8 +47,14 @@ class Extractor(ABC):
 def backends() -> dict[str, type[Extractor]]:
     from eevflow.features.efficientnet_lite import EfficientNetLite0Extractor
     from eevflow.features.logmel import LogMelExtractor
+    from eevflow.features.tfhub import TFHubAudioExtractor, TFHubImageExtractor
 
-    return {cls.backend: cls for cls in (EfficientNetLite0Extractor, LogMelExtractor)}
+    return {
+        cls.backend: cls
+        for cls in (
+            EfficientNetLite0Extractor, LogMelExtractor, TFHubAudioExtractor, TFHubImageExtractor
+        )
+    }
 
 
 def build_extractor(name: str, options: dict[str, Any], device="cpu", threads=1) -> Extractor:

@@ -1,0 +1,445 @@
+"""TF Hub extractors: the winner's TRILL-distilled audio and EfficientNet-B0 / ResNet-50 v2 visual
+embeddings, plus VGGish and YAMNet (second place's audio), loaded with ``tensorflow_hub.load``.
+
+Handles (``handle:``) are resolved by :func:`resolve_handle`:
+
+- an ``http(s)://`` URL goes to ``hub.load(URL)``, which looks in ``$TFHUB_CACHE_DIR/<sha1 hex of
+  the URL>/`` first and downloads only when that folder is missing or empty. On a machine without
+  network, download the model elsewhere and copy its SavedModel folder (the one holding
+  ``saved_model.pb``) there: the same URL then loads offline;
+- an existing local directory holding a SavedModel (``saved_model.pb`` or ``.pbtxt``);
+- anything else is a ``ValueError``. A load that fails raises :class:`HubLoadError` naming the
+  handle and the cache folder it looked in.
+
+How each model is called (from the model pages of ``tensorflow/tfhub.dev``,
+``assets/docs/...``, and the public code that uses them):
+
+- TRILL-distilled v3: ``module(samples=float32 [batch, samples] or [samples] at 16 kHz,
+  sample_rate=16000)`` returns a dict; ``'embedding'`` is ``[time, 2048]`` for a 1-D input (model
+  page) and ``[batch, time, 2048]`` for a batch (a ``hub.KerasLayer`` with
+  ``output_shape=[None, 2048]``, as the EEV teams ran it). A 1/6 s chunk gives one frame; the
+  frames of a longer chunk are averaged. Winner's preprocessing (``window: equal_chunks``, the
+  default here): the track zero-padded to a multiple of N (the label rows) and cut into N equal
+  chunks, chunk i -> row i; ``window: label_window`` uses the 1/6 s starting at each timestamp.
+- VGGish v1: ``model(float32 [samples] at 16 kHz in [-1, 1])`` -> ``[N, 128]``, one row per
+  0.96 s frame with no overlap. YAMNet v1: ``model(waveform)`` -> ``(scores [N, 521], embeddings
+  [N, 1024], log_mel [M, 64])``, frames of 0.96 s every 0.48 s; the embeddings are output 1.
+  Both are run **once on the whole track** (zero-padded to at least 0.975 s and to a whole number
+  of hops), and each label row gets the mean of the model frames whose 0.96 s span overlaps the
+  row's audio window (the nearest frame when none does). Running them on a 1/6 s window alone
+  would need 0.8 s of padding: the embedding would mostly describe silence.
+- EfficientNet-B0 feature-vector v1 and ResNet-50 v2 feature-vector v4 (the common image
+  feature-vector signature): ``model(images float32 [batch, H, W, 3] RGB in [0, 1])`` ->
+  ``[batch, 1280]`` / ``[batch, 2048]``; ``training=False`` is passed when the callable takes it,
+  as ``hub.KerasLayer`` does. The decoded frames are already zero-padded to a square and resized
+  to 224; they are scaled by 1/255 here, ``batch_size`` frames at a time from the memmap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from eevflow.features import Extractor
+from eevflow.features.logmel import WINDOW_MODES, audio_windows
+from eevflow.media import Decoded
+
+TRILL_DISTILLED_URL = "https://tfhub.dev/google/nonsemantic-speech-benchmark/trill-distilled/3"
+VGGISH_URL = "https://tfhub.dev/google/vggish/1"
+YAMNET_URL = "https://tfhub.dev/google/yamnet/1"
+EFFICIENTNET_B0_URL = "https://tfhub.dev/tensorflow/efficientnet/b0/feature-vector/1"
+RESNET_V2_50_URL = "https://tfhub.dev/google/imagenet/resnet_v2_50/feature_vector/4"
+
+SAMPLE_RATE = 16000
+SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
+
+
+# --------------------------------------------------------------------------- handles
+
+
+class HubLoadError(RuntimeError):
+    """A TF Hub handle could not be loaded (no network and no cached copy, broken SavedModel)."""
+
+
+@dataclass(frozen=True)
+class ResolvedHandle:
+    """Where a handle's SavedModel is (or would be) on disk."""
+
+    handle: str
+    kind: str  # "url" (via hub.load and TFHUB_CACHE_DIR) or "directory"
+    path: str  # the SavedModel directory: $TFHUB_CACHE_DIR/<sha1(url)> for a URL
+
+
+def tfhub_cache_dir() -> str:
+    """The cache folder ``hub.load`` uses now: ``$TFHUB_CACHE_DIR`` (read at call time, as
+    tensorflow_hub does), else its ``--tfhub_cache_dir`` flag, else ``<tmp>/tfhub_modules``."""
+    env = os.environ.get("TFHUB_CACHE_DIR", "")
+    if env:
+        return env
+    try:
+        from tensorflow_hub import resolver
+
+        return resolver.tfhub_cache_dir(use_temp=True)
+    except Exception:  # pragma: no cover - tensorflow_hub internals moved
+        return os.path.join(tempfile.gettempdir(), "tfhub_modules")
+
+
+def cached_module_dir(url: str) -> str:
+    """``$TFHUB_CACHE_DIR/<sha1 hex of the URL>``: where a copied SavedModel makes ``hub.load(url)``
+    work offline."""
+    return os.path.join(tfhub_cache_dir(), hashlib.sha1(url.encode("utf8")).hexdigest())
+
+
+def _is_saved_model_dir(path: str) -> bool:
+    return any(os.path.isfile(os.path.join(path, f)) for f in SAVED_MODEL_FILES)
+
+
+def resolve_handle(handle: Any) -> ResolvedHandle:
+    """Classify a handle: an ``http(s)://`` URL, or a local SavedModel directory; anything else
+    raises ``ValueError``. Nothing is loaded or downloaded here."""
+    if not isinstance(handle, str) or not handle.strip():
+        raise ValueError(f"TF Hub handle must be a non-empty string, got {handle!r}")
+    handle = handle.strip()
+    if handle.lower().startswith(("https://", "http://")):
+        return ResolvedHandle(handle, "url", cached_module_dir(handle))
+    path = os.path.abspath(os.path.expanduser(handle))
+    if os.path.isdir(path):
+        if not _is_saved_model_dir(path):
+            raise ValueError(
+                f"TF Hub handle {handle!r} is a directory but not a SavedModel: it holds neither "
+                f"{' nor '.join(SAVED_MODEL_FILES)}"
+            )
+        return ResolvedHandle(handle, "directory", path)
+    raise ValueError(
+        f"TF Hub handle {handle!r} is neither an http(s):// URL nor an existing SavedModel "
+        "directory. Use a tfhub.dev URL (cached under $TFHUB_CACHE_DIR/<sha1 of the URL>/ for "
+        "offline use) or the path of a folder holding saved_model.pb"
+    )
+
+
+def load_handle(handle: str):
+    """``hub.load`` the handle (see :func:`resolve_handle`); failures raise :class:`HubLoadError`
+    naming the handle and explaining ``TFHUB_CACHE_DIR``, with the library's error chained."""
+    resolved = resolve_handle(handle)
+    try:
+        import tensorflow_hub as hub
+
+        return hub.load(resolved.handle if resolved.kind == "url" else resolved.path)
+    except Exception as exc:
+        detail = " ".join(str(exc).split())[:300] or type(exc).__name__
+        if resolved.kind == "url":
+            cached = os.path.isdir(resolved.path) and bool(os.listdir(resolved.path))
+            state = (
+                "exists but did not load as a SavedModel"
+                if cached
+                else "does not exist, so hub.load tried to download it"
+            )
+            hint = (
+                f"The cache folder for this URL, {resolved.path} (TFHUB_CACHE_DIR="
+                f"{os.environ.get('TFHUB_CACHE_DIR') or '<unset>'}), {state}. Without network, "
+                "download the model on another machine and copy its SavedModel folder (the one "
+                "holding saved_model.pb and variables/) to $TFHUB_CACHE_DIR/<sha1 hex of the URL>/"
+                ", or set the extractor's `handle:` to a local SavedModel directory."
+            )
+            if os.environ.get("TFHUB_MODEL_LOAD_FORMAT", "").upper() == "UNCOMPRESSED":
+                hint += " TFHUB_MODEL_LOAD_FORMAT=UNCOMPRESSED bypasses the cache: unset it."
+        else:
+            hint = f"The directory {resolved.path} holds a SavedModel that TensorFlow cannot load."
+        raise HubLoadError(f"could not load TF Hub handle {handle!r}: {detail}. {hint}") from exc
+
+
+def _configure_tensorflow(threads: int, device: str):
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(max(1, int(threads)))
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # already initialised in this process
+        pass
+    try:
+        gpus = tf.config.list_physical_devices("GPU")
+        if str(device).startswith("cpu"):
+            tf.config.set_visible_devices([], "GPU")
+        else:
+            for gpu in gpus:  # leave GPU memory to others in the process until it is needed
+                tf.config.experimental.set_memory_growth(gpu, True)
+    except (RuntimeError, ValueError):  # already initialised
+        pass
+    return tf
+
+
+def _takes_training(fn) -> bool:
+    """Whether a restored callable accepts ``training`` (as ``hub.KerasLayer`` checks)."""
+    try:
+        from tensorflow.python.util import tf_inspect
+
+        spec = tf_inspect.getfullargspec(fn.__call__)
+        return "training" in spec.args or "training" in spec.kwonlyargs
+    except Exception:
+        try:
+            return "training" in inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            return False
+
+
+def select_output(out, output_key, handle: str):
+    """The embedding tensor in a model's output: a dict entry (``output_key`` a string, or the only
+    entry), a tuple element (``output_key`` an index), or the tensor itself."""
+    if isinstance(out, dict):
+        if output_key is None:
+            if len(out) == 1:
+                return next(iter(out.values()))
+            raise ValueError(
+                f"{handle}: the model returns a dict with keys {sorted(out)}; set `output_key`"
+            )
+        if output_key not in out:
+            raise ValueError(f"{handle}: output_key {output_key!r} not among {sorted(out)}")
+        return out[output_key]
+    if isinstance(out, (tuple, list)):
+        if isinstance(output_key, int) and -len(out) <= output_key < len(out):
+            return out[output_key]
+        raise ValueError(
+            f"{handle}: the model returns {len(out)} outputs; set `output_key` to the index of "
+            f"the embedding (got {output_key!r})"
+        )
+    return out
+
+
+def _check_dim(emb: np.ndarray, dim: int, handle: str) -> np.ndarray:
+    if emb.ndim != 2 or emb.shape[1] != dim:
+        raise ValueError(
+            f"{handle}: expected embeddings of shape (n, {dim}), got {emb.shape}; "
+            "set the extractor's `dim:` to the model's output size"
+        )
+    return emb
+
+
+def _fingerprint(resolved: ResolvedHandle) -> str:
+    """The SavedModel checksum of a local directory (a URL names an immutable version)."""
+    if resolved.kind != "directory":
+        return ""
+    try:
+        import tensorflow as tf
+
+        fp = tf.saved_model.experimental.read_fingerprint(resolved.path)
+        return f" saved_model_checksum={fp.saved_model_checksum}"
+    except Exception:
+        return ""
+
+
+class _HubExtractor(Extractor):
+    """Shared option handling: ``model`` picks defaults for ``handle``, ``dim``, ``output_key``."""
+
+    MODELS: dict[str, dict[str, Any]] = {}
+    DEFAULT_MODEL = ""
+
+    def __init__(self, name, options, device="cpu", threads=1):
+        super().__init__(name, options, device, threads)
+        o = self.options
+        self.model_name = o.get("model", self.DEFAULT_MODEL)
+        if self.model_name not in self.MODELS:
+            raise ValueError(
+                f"extractor {name!r}: model {self.model_name!r} is not a {self.backend} model; "
+                f"allowed: {sorted(self.MODELS)}"
+            )
+        spec = self.MODELS[self.model_name]
+        self.spec = spec
+        self.handle = str(o.get("handle", spec["handle"]))
+        self.resolved = resolve_handle(self.handle)  # a malformed handle fails at build time
+        self._dim = int(o.get("dim", spec["dim"]))
+        self.output_key = o.get("output_key", spec.get("output_key"))
+        self.batch_size = int(o.get("batch_size", spec["batch_size"]))
+        if self._dim < 1 or self.batch_size < 1:
+            raise ValueError(f"extractor {name!r}: dim and batch_size must be positive")
+        self._model = None
+        self._tf = None
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def model(self):
+        if self._model is None:
+            self._tf = _configure_tensorflow(self.threads, self.device)
+            self._model = load_handle(self.handle)
+        return self._model
+
+
+# --------------------------------------------------------------------------- audio
+
+AUDIO_MODELS: dict[str, dict[str, Any]] = {
+    # call "chunks": the model embeds each row's window; "track": the whole track, frames averaged.
+    "trill_distilled": dict(
+        handle=TRILL_DISTILLED_URL, dim=2048, output_key="embedding", call="chunks",
+        window="equal_chunks", batch_size=256,
+    ),
+    "vggish": dict(
+        handle=VGGISH_URL, dim=128, output_key=None, call="track", window="label_window",
+        frame_s=0.96, hop_s=0.96, min_s=0.975, batch_size=256,
+    ),
+    "yamnet": dict(
+        handle=YAMNET_URL, dim=1024, output_key=1, call="track", window="label_window",
+        frame_s=0.96, hop_s=0.48, min_s=0.975, batch_size=256,
+    ),
+}
+
+
+def frame_average(
+    frames: np.ndarray, frame_starts: np.ndarray, frame_len: int,
+    starts: np.ndarray, ends: np.ndarray,
+) -> np.ndarray:
+    """Mean of the frames whose span ``[start, start + frame_len)`` overlaps each ``[s, e)``; the
+    nearest frame where none does (rows past the last frame)."""
+    n_frames = len(frames)
+    lo = np.searchsorted(frame_starts + frame_len, starts, side="right")
+    hi = np.searchsorted(frame_starts, ends, side="left")
+    hi = np.clip(np.maximum(hi, lo + 1), 1, n_frames)
+    lo = np.clip(np.minimum(lo, hi - 1), 0, n_frames - 1)
+    csum = np.vstack([np.zeros((1, frames.shape[1])), np.cumsum(frames, axis=0, dtype=np.float64)])
+    return ((csum[hi] - csum[lo]) / (hi - lo)[:, None]).astype(np.float32)
+
+
+def pad_for_frames(n_samples: int, window: int, hop: int) -> int:
+    """Track length, at least ``n_samples``, holding at least one window and a whole number of
+    hops after it (so that the last partial frame is kept, not dropped)."""
+    n = max(n_samples, window)
+    return window + (-(-(n - window) // hop)) * hop
+
+
+class TFHubAudioExtractor(_HubExtractor):
+    """Backend ``tfhub_audio``: TRILL-distilled (default), VGGish or YAMNet; one row per label."""
+
+    backend = "tfhub_audio"
+    modality = "audio"
+    MODELS = AUDIO_MODELS
+    DEFAULT_MODEL = "trill_distilled"
+
+    def __init__(self, name, options, device="cpu", threads=1):
+        super().__init__(name, options, device, threads)
+        self.window_mode = self.options.get("window", self.spec["window"])
+        if self.window_mode not in WINDOW_MODES:
+            raise ValueError(f"extractor {name!r}: window must be one of {list(WINDOW_MODES)}")
+
+    @property
+    def version(self) -> str:
+        s = self.spec
+        how = (
+            "per-row chunks, frames averaged"
+            if s["call"] == "chunks"
+            else f"whole track, {s['frame_s']}s frames every {s['hop_s']}s averaged over each row"
+        )
+        return (
+            f"tfhub_audio-v1 model={self.model_name} handle={self.handle} "
+            f"output_key={self.output_key} window={self.window_mode} sr={SAMPLE_RATE} "
+            f"call={how}{_fingerprint(self.resolved)}"
+        )
+
+    def embed(self, video: Decoded) -> np.ndarray:
+        if video.audio is None:
+            raise ValueError(f"extractor {self.name!r}: video {video.info.video_id} has no audio")
+        sr = int(video.info.sample_rate)
+        if sr != SAMPLE_RATE:
+            raise ValueError(
+                f"extractor {self.name!r}: {self.model_name} needs {SAMPLE_RATE} Hz audio, video "
+                f"{video.info.video_id} was decoded at {sr} Hz (decode.audio_sample_rate)"
+            )
+        audio = np.asarray(video.audio, dtype=np.float32).reshape(-1)
+        starts, ends = audio_windows(len(audio), video.timestamps_us, sr, self.window_mode)
+        if len(starts) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        need = int(ends.max())
+        if need > len(audio):  # rows past the end of the track hear silence (zero padding)
+            audio = np.pad(audio, (0, need - len(audio)))
+        if self.spec["call"] == "chunks":
+            return self._embed_chunks(audio, starts, ends)
+        return self._embed_track(audio, starts, ends)
+
+    def _embed_chunks(self, audio, starts, ends) -> np.ndarray:
+        model, tf = self.model(), self._tf
+        length = int((ends - starts).max())
+        out = np.empty((len(starts), self.dim), np.float32)
+        rate = tf.constant(SAMPLE_RATE, tf.int32)
+        for lo in range(0, len(starts), self.batch_size):
+            batch = np.zeros((min(self.batch_size, len(starts) - lo), length), np.float32)
+            for j in range(len(batch)):
+                s, e = int(starts[lo + j]), int(ends[lo + j])
+                batch[j, : e - s] = audio[s:e]
+            res = model(samples=tf.constant(batch), sample_rate=rate)
+            emb = np.asarray(select_output(res, self.output_key, self.handle), np.float32)
+            if emb.ndim == 3:  # [batch, time, dim]: average the frames of each chunk
+                emb = emb.mean(axis=1)
+            elif emb.ndim == 2 and emb.shape[0] != len(batch) and len(batch) == 1:
+                emb = emb.mean(axis=0, keepdims=True)  # [time, dim] for a single chunk
+            if emb.ndim != 2 or emb.shape[0] != len(batch):
+                raise ValueError(
+                    f"{self.handle}: expected [batch, time, dim] or [batch, dim] for a batch of "
+                    f"{len(batch)} chunks, got {emb.shape}"
+                )
+            out[lo : lo + len(batch)] = _check_dim(emb, self.dim, self.handle)
+        return out
+
+    def _embed_track(self, audio, starts, ends) -> np.ndarray:
+        model, tf = self.model(), self._tf
+        window = round(self.spec["min_s"] * SAMPLE_RATE)
+        hop = round(self.spec["hop_s"] * SAMPLE_RATE)
+        frame_len = round(self.spec["frame_s"] * SAMPLE_RATE)
+        target = pad_for_frames(len(audio), window, hop)
+        audio = np.pad(audio, (0, target - len(audio)))
+        res = model(tf.constant(audio))
+        frames = _check_dim(
+            np.asarray(select_output(res, self.output_key, self.handle), np.float32),
+            self.dim, self.handle,
+        )
+        if len(frames) == 0:
+            raise ValueError(f"{self.handle}: no frames for a {target}-sample track")
+        frame_starts = np.arange(len(frames), dtype=np.int64) * hop
+        return frame_average(frames, frame_starts, frame_len, starts, ends)
+
+
+# --------------------------------------------------------------------------- images
+
+IMAGE_MODELS: dict[str, dict[str, Any]] = {
+    "efficientnet_b0": dict(handle=EFFICIENTNET_B0_URL, dim=1280, output_key=None, batch_size=32),
+    "resnet_v2_50": dict(handle=RESNET_V2_50_URL, dim=2048, output_key=None, batch_size=32),
+}
+
+
+class TFHubImageExtractor(_HubExtractor):
+    """Backend ``tfhub_image``: an image feature-vector model on each row's frame, RGB in [0, 1]."""
+
+    backend = "tfhub_image"
+    modality = "visual"
+    MODELS = IMAGE_MODELS
+    DEFAULT_MODEL = "efficientnet_b0"
+
+    @property
+    def version(self) -> str:
+        return (
+            f"tfhub_image-v1 model={self.model_name} handle={self.handle} "
+            f"output_key={self.output_key} input=rgb/255 letterboxed-square"
+            f"{_fingerprint(self.resolved)}"
+        )
+
+    def embed(self, video: Decoded) -> np.ndarray:
+        frames = video.frames
+        if frames is None:
+            raise ValueError(f"extractor {self.name!r}: video {video.info.video_id} has no frames")
+        if frames.ndim != 4 or frames.shape[-1] != 3:
+            raise ValueError(
+                f"extractor {self.name!r}: frames must be (N, H, W, 3), got {frames.shape}"
+            )
+        model, tf = self.model(), self._tf
+        training = _takes_training(model)
+        out = np.empty((len(frames), self.dim), np.float32)
+        for lo in range(0, len(frames), self.batch_size):
+            x = tf.constant(np.asarray(frames[lo : lo + self.batch_size], np.float32) / 255.0)
+            res = model(x, training=False) if training else model(x)
+            emb = np.asarray(select_output(res, self.output_key, self.handle), np.float32)
+            out[lo : lo + len(x)] = _check_dim(emb.reshape(len(x), -1), self.dim, self.handle)
+        return out
