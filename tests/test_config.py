@@ -58,3 +58,28 @@ def test_variant_settings_merge_defaults(cfg):
     assert s["model"]["positional_encoding"] == "none"
     assert s["model"]["channels"] == cfg["model_defaults"]["channels"]
     assert s["training"]["epochs"] == cfg["training_defaults"]["epochs"]
+
+
+def test_paper_config_mirrors_table_1():
+    cfg = validate_config(yaml.safe_load((REPO / "configs" / "eev_paper.yaml").read_text()), SCHEMA)
+    rows = {}
+    for name in cfg["variants"]:
+        s = variant_settings(cfg, name)
+        ext = cfg["extractors"][s["features"][0]]
+        rows[name] = (ext["model"], s["model"]["dropout"], s["model"]["positional_encoding"],
+                      s["model"]["stacks"])
+    assert sorted(rows.values()) == sorted([
+        ("efficientnet_b0", 0.3, "timestamp", 1),
+        ("trill_distilled", 0.3, "timestamp", 2),
+        ("trill_distilled", 0.3, "none", 2),
+        ("trill_distilled", 0.2, "timestamp", 2),
+        ("trill_distilled", 0.0, "timestamp", 2),
+    ])
+    t = cfg["training_defaults"]
+    assert (t["optimizer"], t["lr"], t["grad_accum"], t["epochs"]) == ("sgd", 0.005, 32, 20)
+    m = cfg["model_defaults"]
+    assert (m["channels"], m["kernel_size"], m["dilations"], m["weight_norm"]) == (
+        512, 3, [1, 2, 4, 8], False)
+    (ens,) = cfg["ensembles"].values()
+    weights = sorted(ens["members"].values())
+    assert weights == [0.2, 0.8]

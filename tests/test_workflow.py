@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -141,3 +142,23 @@ def test_bad_config_is_rejected_before_any_job(tmp_path):
     assert "scoring.constant_policy" in proc.stderr and "allowed values" in proc.stderr
     assert "variants.tcn_pe_av.model: unknown key(s) 'dropuot'" in proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_paper_config_plans_every_variant(tmp_path):
+    """configs/eev_paper.yaml on small EEV-format files: the DAG has the paper's jobs."""
+    cfg = yaml.safe_load((REPO / "configs" / "eev_paper.yaml").read_text())
+    header = "Timestamp (milliseconds)," + ",".join(cfg["targets"])
+    (tmp_path / "videos").mkdir()
+    for split, col in (("train", "YouTube ID"), ("val", "YouTube ID"), ("test", "Video ID")):
+        rows = [f"vid{split}{i:02d},{t * 166667}" + ("" if split == "test" else ",0.1" * 15)
+                for i in range(3) for t in range(4)]
+        head = f"{col},Timestamp (milliseconds)" if split == "test" else f"{col},{header}"
+        (tmp_path / f"{split}.csv").write_text("\n".join([head, *rows]) + "\n")
+        cfg["data"]["labels"][split] = str(tmp_path / f"{split}.csv")
+    cfg["data"]["videos_dir"] = str(tmp_path / "videos")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(tmp_path, "--dry-run", "--quiet", "rules")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout + proc.stderr, re.M))
+    assert counts["train"] == "5" and counts["predict"] == "10" and counts["ensemble"] == "1"
+    assert counts["extract"] == str(2 * 3 * cfg["n_shards"])  # 2 extractors x 3 splits

@@ -1,0 +1,456 @@
+"""Tests of eevflow.metrics against plain per-video / per-target loops (scipy.stats.pearsonr)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from eevflow import metrics
+from eevflow.metrics import POLICIES, ScoreResult, ccc_per_target, pearson_per_video, score
+
+N_TARGETS = 15
+
+
+# --------------------------------------------------------------------------------------------
+# data
+
+
+def make_data(seed: int = 0, n_targets: int = N_TARGETS):
+    """Several videos of varying lengths (ids unsorted), with injected special cases.
+
+    Returns ids, y_true, y_pred and a dict describing the injections.
+    """
+    rng = np.random.default_rng(seed)
+    names = ["zeta", "alpha", "mu", "beta", "omega", "kappa", "delta", "gamma", "eps", "theta"]
+    lengths = [57, 3, 120, 1, 240, 2, 75, 33, 90, 18]
+    ids = np.repeat(np.array(names), lengths)
+    n = ids.shape[0]
+    y_true = rng.random((n, n_targets))
+    # predictions correlated with the truth, plus noise, in a different range
+    y_pred = 0.2 + 0.3 * y_true + 0.5 * rng.random((n, n_targets))
+    start = dict(zip(names, np.concatenate(([0], np.cumsum(lengths)[:-1]))))
+    length = dict(zip(names, lengths))
+
+    def rows(name):
+        return slice(start[name], start[name] + length[name])
+
+    # exact constant truth column (video zeta, target 2) and prediction column (mu, target 5)
+    y_true[rows("zeta"), 2] = 0.4
+    y_pred[rows("mu"), 5] = 0.7
+    # all-zero prediction column (exact zero variance and zero mean): omega, target 0
+    y_pred[rows("omega"), 0] = 0.0
+    # float-noise constants: relative jitter 1e-9 (std/rms << 1e-6) -> constant
+    y_true[rows("delta"), 7] = 0.25 * (1 + 1e-9 * rng.standard_normal(length["delta"]))
+    y_pred[rows("gamma"), 9] = 0.5 * (1 + 1e-9 * rng.standard_normal(length["gamma"]))
+    # ... but a small genuine variation (relative 1e-3) is not constant
+    y_pred[rows("eps"), 4] = 0.5 * (1 + 1e-3 * rng.standard_normal(length["eps"]))
+    # undetected rows: truth sums to <= 1e-6
+    und = []
+    r0 = start["zeta"]
+    for off in (0, 5, 6, 30):  # scattered in zeta
+        und.append(r0 + off)
+    und.append(start["omega"] + 100)
+    und.append(start["gamma"] + 1)
+    y_true[und] = 0.0
+    y_true[start["omega"] + 101] = 1e-8  # sums to 1.5e-7 <= 1e-6: undetected too
+    und.append(start["omega"] + 101)
+    # theta: all rows but one undetected -> a single row left when ignoring
+    th = np.arange(start["theta"], start["theta"] + length["theta"] - 1)
+    y_true[th] = 0.0
+    und.extend(th.tolist())
+    # alpha (3 rows): two undetected -> 1 row left
+    y_true[[start["alpha"], start["alpha"] + 2]] = 0.0
+    und.extend([start["alpha"], start["alpha"] + 2])
+    info = {"undetected": np.array(sorted(und)), "start": start, "length": length, "rows": rows}
+    return ids, y_true, y_pred, info
+
+
+# --------------------------------------------------------------------------------------------
+# the hand-written reference (one video, one target at a time)
+
+
+def is_constant(v: np.ndarray) -> bool:
+    if v.shape[0] < 2:
+        return True
+    var = float(np.var(v))
+    return var <= 1e-12 * float(np.mean(v * v))
+
+
+def hand_pearson(ids, y_true, y_pred, policy, ignore_undetected):
+    """(per_video r, n_constant, video order, n_rows_used) by explicit loops."""
+    order = list(dict.fromkeys(ids.tolist()))
+    keep_row = np.ones(ids.shape[0], dtype=bool)
+    if ignore_undetected:
+        keep_row = ~(y_true.sum(axis=1) <= 1e-6)
+    per_video = np.empty((len(order), y_true.shape[1]))
+    n_const = 0
+    for j, vid in enumerate(order):
+        sel = (ids == vid) & keep_row
+        for c in range(y_true.shape[1]):
+            x = y_true[sel, c]
+            y = y_pred[sel, c]
+            const = x.shape[0] < 2 or is_constant(x) or is_constant(y)
+            n_const += const
+            if policy == "epsilon":
+                if x.shape[0] == 0:
+                    r = 0.0
+                else:
+                    dx, dy = x - x.mean(), y - y.mean()
+                    d = math.sqrt(float((dx * dx).sum()) * float((dy * dy).sum()))
+                    if const:
+                        r = float((dx * dy).sum()) / (d + 1e-6)
+                    else:
+                        # scipy's r rescaled by the epsilon-shrunk denominator
+                        r = scipy.stats.pearsonr(x, y)[0] * d / (d + 1e-6)
+            elif const:
+                r = -1.0 if policy == "minus_one" else np.nan
+            else:
+                r = scipy.stats.pearsonr(x, y)[0]
+            per_video[j, c] = r
+    return per_video, n_const, order, int(keep_row.sum())
+
+
+def hand_m_rho(per_video):
+    means = []
+    for row in per_video:
+        vals = [v for v in row if not np.isnan(v)]
+        if vals:
+            means.append(sum(vals) / len(vals))
+    return sum(means) / len(means) if means else float("nan"), len(means)
+
+
+# --------------------------------------------------------------------------------------------
+# agreement with the loop, for every policy
+
+
+@pytest.mark.parametrize("ignore_undetected", [True, False])
+@pytest.mark.parametrize("policy", POLICIES)
+def test_score_matches_scipy_loop(policy, ignore_undetected):
+    ids, yt, yp, _ = make_data(seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scipy's near-constant warnings in the reference
+        ref, ref_const, order, ref_rows = hand_pearson(ids, yt, yp, policy, ignore_undetected)
+    res = score(ids, yt, yp, policy=policy, ignore_undetected=ignore_undetected)
+    assert isinstance(res, ScoreResult)
+    assert res.policy == policy
+    assert res.video_ids.tolist() == order
+    np.testing.assert_array_equal(np.isnan(res.per_video), np.isnan(ref))
+    np.testing.assert_allclose(res.per_video, ref, rtol=0, atol=1e-10, equal_nan=True)
+    m_rho, n_videos = hand_m_rho(ref)
+    assert abs(res.m_rho - m_rho) <= 1e-10
+    assert res.n_constant_pairs == ref_const
+    assert res.n_videos == n_videos
+    assert res.n_rows_used == ref_rows
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_allclose(res.per_target, np.nanmean(ref, axis=0), atol=1e-10)
+    # pearson_per_video is the same core
+    r, n_const = pearson_per_video(ids, yt, yp, policy=policy, ignore_undetected=ignore_undetected)
+    np.testing.assert_array_equal(r, res.per_video)
+    assert n_const == ref_const
+
+
+def test_constant_pair_count_is_exact():
+    """Count the injected constant pairs by hand (ignore_undetected=True)."""
+    ids, yt, yp, info = make_data(seed=2)
+    res = score(ids, yt, yp, policy="minus_one")
+    # zeta t2, mu t5, omega t0, delta t7, gamma t9 -> 5 pairs;
+    # alpha (1 row left) and theta (1 row left) -> 2 * 15 pairs;
+    # beta (1 row) -> 15 pairs
+    assert res.n_constant_pairs == 5 + 3 * N_TARGETS
+    # the 1e-3 relative variation is not constant
+    eps_row = res.video_ids.tolist().index("eps")
+    assert -1 < res.per_video[eps_row, 4] < 1
+    # when undetected rows are kept, alpha and theta have all their rows (zeroed truth rows mixed
+    # with random rows are not constant) and zeta's truth target 2 is no longer constant (its
+    # zeroed rows are back); beta still has 1 row
+    res_all = score(ids, yt, yp, policy="minus_one", ignore_undetected=False)
+    assert res_all.n_constant_pairs == 4 + N_TARGETS
+
+
+def test_skip_policy_excludes_videos_with_all_pairs_skipped():
+    ids, yt, yp, _ = make_data(seed=3)
+    res = score(ids, yt, yp, policy="skip")
+    order = res.video_ids.tolist()
+    for vid in ("beta", "alpha", "theta"):  # one row left: everything skipped
+        assert np.isnan(res.per_video[order.index(vid)]).all()
+    assert res.n_videos == len(order) - 3
+    # a partly skipped video averages its remaining targets
+    z = order.index("zeta")
+    assert np.isnan(res.per_video[z, 2]) and np.isfinite(np.delete(res.per_video[z], 2)).all()
+    # all videos skipped -> nan, no warning
+    ids1 = np.array(["a", "b"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res1 = score(ids1, np.ones((2, 3)), np.ones((2, 3)), policy="skip")
+    assert math.isnan(res1.m_rho) and res1.n_videos == 0 and np.isnan(res1.per_target).all()
+
+
+def test_minus_one_and_epsilon_values_on_constant_pairs():
+    ids, yt, yp, _ = make_data(seed=4)
+    r1 = score(ids, yt, yp, policy="minus_one")
+    r2 = score(ids, yt, yp, policy="epsilon")
+    z = r1.video_ids.tolist().index("zeta")
+    assert r1.per_video[z, 2] == -1.0
+    assert abs(r2.per_video[z, 2]) < 1e-6  # "about 0"
+    # the epsilon only shrinks r on ordinary pairs (noticeably so only where the centered sums
+    # are small, e.g. 2-row videos)
+    ok = np.isfinite(r1.per_video) & (r1.per_video != -1.0)
+    assert np.all(np.abs(r2.per_video[ok]) <= np.abs(r1.per_video[ok]) + 1e-15)
+    assert np.all(np.sign(r2.per_video[ok]) == np.sign(r1.per_video[ok]))
+    long = np.array([r1.video_ids.tolist().index(v) for v in ("mu", "omega", "eps")])
+    np.testing.assert_allclose(
+        r2.per_video[long][ok[long]], r1.per_video[long][ok[long]], atol=1e-4
+    )
+    assert r1.n_constant_pairs == r2.n_constant_pairs
+
+
+def test_ignore_undetected_true_vs_false():
+    ids, yt, yp, info = make_data(seed=5)
+    on = score(ids, yt, yp, ignore_undetected=True)
+    off = score(ids, yt, yp, ignore_undetected=False)
+    assert off.n_rows_used == ids.shape[0]
+    assert on.n_rows_used == ids.shape[0] - info["undetected"].shape[0]
+    touched = set(ids[info["undetected"]].tolist())
+    for j, vid in enumerate(on.video_ids.tolist()):
+        if vid in touched:
+            assert not np.allclose(
+                on.per_video[j], off.per_video[j], atol=1e-12, equal_nan=True
+            ), vid
+        else:
+            np.testing.assert_array_equal(on.per_video[j], off.per_video[j])
+    assert on.m_rho != off.m_rho
+    # dropping the rows by hand and keeping everything is the same as ignore_undetected=True
+    keep = np.setdiff1d(np.arange(ids.shape[0]), info["undetected"])
+    # (a video left with no rows would vanish from the hand-filtered input; here none does)
+    by_hand = score(ids[keep], yt[keep], yp[keep], ignore_undetected=False)
+    np.testing.assert_array_equal(by_hand.per_video, on.per_video)
+    assert by_hand.m_rho == on.m_rho
+
+
+def test_video_with_every_row_undetected():
+    rng = np.random.default_rng(6)
+    ids = np.repeat(["a", "b"], [10, 12])
+    yt = rng.random((22, 4))
+    yp = rng.random((22, 4))
+    yt[:10] = 0.0  # video a: no face detected at all
+    for policy, expected in (("minus_one", -1.0), ("epsilon", 0.0)):
+        res = score(ids, yt, yp, policy=policy)
+        np.testing.assert_array_equal(res.per_video[0], expected)
+        assert res.n_constant_pairs == 4 and res.n_rows_used == 12 and res.n_videos == 2
+    res = score(ids, yt, yp, policy="skip")
+    assert np.isnan(res.per_video[0]).all() and res.n_videos == 1
+    ref = np.array([scipy.stats.pearsonr(yt[10:, c], yp[10:, c])[0] for c in range(4)])
+    assert abs(res.m_rho - ref.mean()) < 1e-12
+
+
+# --------------------------------------------------------------------------------------------
+# properties
+
+
+@pytest.mark.parametrize("policy", ["minus_one", "skip"])
+def test_perfect_and_inverted_prediction(policy):
+    rng = np.random.default_rng(7)
+    ids = np.repeat(np.array([3, 1, 2]), [40, 25, 61])  # integer ids, unsorted
+    yt = rng.random((126, N_TARGETS))
+    assert score(ids, yt, yt.copy(), policy=policy).m_rho == pytest.approx(1.0, abs=1e-12)
+    assert score(ids, yt, -yt, policy=policy).m_rho == pytest.approx(-1.0, abs=1e-12)
+    res = score(ids, yt, yt, policy=policy)
+    assert np.all(res.per_video <= 1.0) and np.all(res.per_video >= -1.0)
+    # epsilon: r = d / (d + 1e-6), just below 1
+    eps = score(ids, yt, yt, policy="epsilon").m_rho
+    assert 1 - 1e-6 < eps < 1.0
+
+
+def test_scale_and_shift_invariance():
+    ids, yt, yp, _ = make_data(seed=8)
+    base = score(ids, yt, yp)
+    np.testing.assert_allclose(score(ids, yt, 3.5 * yp - 2.0).per_video, base.per_video, atol=1e-10)
+    flipped = score(ids, yt, -0.25 * yp + 7.0)
+    normal = base.per_video != -1.0  # constant pairs stay -1
+    np.testing.assert_allclose(flipped.per_video[normal], -base.per_video[normal], atol=1e-10)
+    # truth rescaled (by 5: the 1.5e-7 row still sums to <= 1e-6, so undetected rows stay so)
+    np.testing.assert_allclose(score(ids, 5.0 * yt, yp).per_video, base.per_video, atol=1e-10)
+
+
+def test_numerically_stable_with_large_offsets():
+    rng = np.random.default_rng(9)
+    ids = np.repeat(["a", "b", "c"], [500, 800, 300])
+    x = rng.standard_normal((1600, 3))
+    y = 0.5 * x + rng.standard_normal((1600, 3))
+    ref = score(ids, x, y, ignore_undetected=False).per_video
+    # the centered two-pass sums keep r accurate under offsets 1e5 times the spread
+    shifted = score(ids, x + 1e5, y - 3e5, ignore_undetected=False).per_video
+    np.testing.assert_allclose(shifted, ref, atol=1e-9)
+    for c in range(3):
+        expected = scipy.stats.pearsonr(x[:500, c], y[:500, c])[0]
+        assert abs(shifted[0, c] - expected) < 1e-9
+
+
+def test_relative_constant_tolerance_is_documented_behaviour():
+    """std <= 1e-6 * rms counts as constant, whatever the absolute spread (documented)."""
+    rng = np.random.default_rng(15)
+    ids = np.repeat(["a"], 400)
+    x = rng.standard_normal((400, 2))
+    y = x + rng.standard_normal((400, 2))
+    # spread 1 around 1e7: std / rms = 1e-7 -> constant
+    res = score(ids, x + 1e7, y, ignore_undetected=False)
+    assert res.n_constant_pairs == 2 and np.all(res.per_video == -1.0)
+    # spread 1e-9 around 0 is a genuine signal (the tolerance is relative, not absolute)
+    res = score(ids, 1e-9 * x, y, ignore_undetected=False)
+    assert res.n_constant_pairs == 0
+    np.testing.assert_allclose(
+        res.per_video, score(ids, x, y, ignore_undetected=False).per_video, atol=1e-12
+    )
+
+
+def test_blocks_and_threads_give_the_same_result(monkeypatch):
+    """Force many small blocks and two threads (the benchmark-size path) on the test data."""
+    ids, yt, yp, _ = make_data(seed=10)
+    ref = {p: score(ids, yt, yp, policy=p) for p in POLICIES}
+    monkeypatch.setattr(metrics, "_CHUNK_ROWS", 7)
+    monkeypatch.setenv("EEVFLOW_METRIC_THREADS", "2")
+    for p in POLICIES:
+        res = score(ids, yt, yp, policy=p)
+        # blocks never split a video, so the sums (and r) are bitwise identical
+        np.testing.assert_array_equal(res.per_video, ref[p].per_video)
+        assert res.n_constant_pairs == ref[p].n_constant_pairs
+        assert res.n_rows_used == ref[p].n_rows_used
+        assert res.video_ids.tolist() == ref[p].video_ids.tolist()
+    with pytest.raises(ValueError, match="contiguous"):
+        score(np.concatenate([ids, ids[:1]]), np.vstack([yt, yt[:1]]), np.vstack([yp, yp[:1]]))
+    one = score(np.array(["a"]), yt[:1], yp[:1])
+    assert one.n_constant_pairs == N_TARGETS
+
+
+def test_public_sparse_fallback_gives_the_same_result(monkeypatch):
+    """The direct call of scipy's CSR kernel and the public ``csr_matrix @`` agree exactly."""
+    ids, yt, yp, _ = make_data(seed=16)
+    direct = score(ids, yt, yp)
+    monkeypatch.setattr(metrics, "_csr_matvecs", None)
+    public = score(ids, yt, yp)
+    np.testing.assert_array_equal(public.per_video, direct.per_video)
+    f32 = score(ids, yt.astype(np.float32), yp.astype(np.float32))
+    monkeypatch.undo()
+    np.testing.assert_array_equal(
+        f32.per_video, score(ids, yt.astype(np.float32), yp.astype(np.float32)).per_video
+    )
+
+
+def test_input_types():
+    ids, yt, yp, _ = make_data(seed=11)
+    base = score(ids, yt, yp)
+    as_obj = score(ids.astype(object), yt.tolist(), yp.tolist())  # object ids (pandas-style)
+    np.testing.assert_array_equal(as_obj.per_video, base.per_video)
+    f32 = score(ids, yt.astype(np.float32), yp.astype(np.float32))
+    ref32 = score(
+        ids, yt.astype(np.float32).astype(np.float64), yp.astype(np.float32).astype(np.float64)
+    )
+    np.testing.assert_allclose(f32.per_video, ref32.per_video, atol=1e-6)
+    # non-contiguous (Fortran-ordered) input
+    fo = score(ids, np.asfortranarray(yt), np.asfortranarray(yp))
+    np.testing.assert_allclose(fo.per_video, base.per_video, atol=1e-13)
+    # a single target given as 1-D
+    one = score(ids, yt[:, 3], yp[:, 3])
+    np.testing.assert_allclose(one.per_video[:, 0], base.per_video[:, 3], atol=1e-13)
+
+
+# --------------------------------------------------------------------------------------------
+# errors
+
+
+def test_non_contiguous_ids_raise():
+    ids = np.array(["a", "a", "b", "b", "a", "c"])
+    y = np.random.default_rng(12).random((6, 2))
+    with pytest.raises(ValueError, match="contiguous.*'a'"):
+        score(ids, y, y)
+    with pytest.raises(ValueError, match="contiguous"):
+        pearson_per_video(np.array([1, 2, 1]), y[:3], y[:3])
+    with pytest.raises(ValueError, match="contiguous"):
+        ccc_per_target(np.array([1, 2, 1]), y[:3], y[:3])
+
+
+def test_bad_inputs_raise():
+    y = np.random.default_rng(13).random((6, 3))
+    ids = np.repeat(["a", "b"], 3)
+    with pytest.raises(ValueError, match="'minus_one', 'epsilon', 'skip'"):
+        score(ids, y, y, policy="zero")
+    with pytest.raises(ValueError, match="shape mismatch"):
+        score(ids, y, y[:, :2])
+    with pytest.raises(ValueError, match="video_ids has 5 rows"):
+        score(ids[:5], y, y)
+    with pytest.raises(ValueError, match="no rows"):
+        score(np.array([], dtype=str), np.empty((0, 3)), np.empty((0, 3)))
+    bad = y.copy()
+    bad[4, 1] = np.nan
+    with pytest.raises(ValueError, match=r"y_pred contains 1 non-finite.*NaN at row 4, column 1"):
+        score(ids, y, bad)
+    bad[4, 1] = np.inf
+    with pytest.raises(ValueError, match="y_pred contains 1 non-finite"):
+        score(ids, y, bad)
+    with pytest.raises(ValueError, match="y_true contains 1 non-finite"):
+        score(ids, bad, y)
+    # NaN in the prediction of a row that is dropped as undetected is still an error
+    yt = y.copy()
+    yt[2] = 0.0
+    bad = y.copy()
+    bad[2, 0] = np.nan
+    with pytest.raises(ValueError, match="y_pred contains"):
+        score(ids, yt, bad, ignore_undetected=True)
+    # NaN truth is never mistaken for an undetected row
+    yt[2, 0] = np.nan
+    with pytest.raises(ValueError, match="y_true contains"):
+        score(ids, yt, y, ignore_undetected=True)
+
+
+# --------------------------------------------------------------------------------------------
+# CCC
+
+
+def hand_ccc(ids, yt, yp, ignore_undetected=True):
+    keep = ~(yt.sum(axis=1) <= 1e-6) if ignore_undetected else np.ones(ids.shape[0], dtype=bool)
+    out = []
+    for vid in dict.fromkeys(ids.tolist()):
+        sel = (ids == vid) & keep
+        row = []
+        for c in range(yt.shape[1]):
+            x, y = yt[sel, c], yp[sel, c]
+            if is_constant(x) and is_constant(y):
+                row.append(np.nan)
+                continue
+            mx, my = x.mean(), y.mean()
+            cov = ((x - mx) * (y - my)).mean()
+            row.append(2 * cov / (x.var() + y.var() + (mx - my) ** 2))
+        out.append(row)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return np.nanmean(np.array(out), axis=0)
+
+
+@pytest.mark.parametrize("ignore_undetected", [True, False])
+def test_ccc_matches_hand_formula(ignore_undetected):
+    ids, yt, yp, info = make_data(seed=14)
+    # one pair constant on both sides: zeta target 2 (truth already constant)
+    yp[info["rows"]("zeta"), 2] = 0.9
+    got = ccc_per_target(ids, yt, yp, ignore_undetected=ignore_undetected)
+    ref = hand_ccc(ids, yt, yp, ignore_undetected)
+    assert got.shape == (N_TARGETS,)
+    np.testing.assert_allclose(got, ref, atol=1e-12)
+    # perfect agreement -> 1; same correlation but shifted -> lower than Pearson
+    assert np.allclose(ccc_per_target(ids, yt, yt.copy()), 1.0)
+    shifted = ccc_per_target(ids, yt, yt + 0.5)
+    assert np.all(shifted < 1.0)
+
+
+def test_ccc_all_constant_target_is_nan():
+    ids = np.repeat(["a", "b"], 4)
+    yt = np.tile([[1.0, 0.2], [2.0, 0.2], [3.0, 0.2], [4.0, 0.2]], (2, 1))
+    yp = yt.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = ccc_per_target(ids, yt, yp)
+    assert got[0] == pytest.approx(1.0) and np.isnan(got[1])
