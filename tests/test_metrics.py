@@ -308,37 +308,23 @@ def test_relative_constant_tolerance_is_documented_behaviour():
     )
 
 
-def test_blocks_and_threads_give_the_same_result(monkeypatch):
-    """Force many small blocks and two threads (the benchmark-size path) on the test data."""
+def test_blocks_give_the_same_result(monkeypatch):
+    """Force many small blocks (several per call, one video each at least) on the test data."""
     ids, yt, yp, _ = make_data(seed=10)
-    ref = {p: score(ids, yt, yp, policy=p) for p in POLICIES}
-    monkeypatch.setattr(metrics, "_CHUNK_ROWS", 7)
-    monkeypatch.setenv("EEVFLOW_METRIC_THREADS", "2")
-    for p in POLICIES:
-        res = score(ids, yt, yp, policy=p)
+    cases = [(p, ig) for p in POLICIES for ig in (True, False)]
+    ref = {c: score(ids, yt, yp, policy=c[0], ignore_undetected=c[1]) for c in cases}
+    monkeypatch.setattr(metrics, "_BLOCK_ROWS", 7)
+    for c in cases:
+        res = score(ids, yt, yp, policy=c[0], ignore_undetected=c[1])
         # blocks never split a video, so the sums (and r) are bitwise identical
-        np.testing.assert_array_equal(res.per_video, ref[p].per_video)
-        assert res.n_constant_pairs == ref[p].n_constant_pairs
-        assert res.n_rows_used == ref[p].n_rows_used
-        assert res.video_ids.tolist() == ref[p].video_ids.tolist()
+        np.testing.assert_array_equal(res.per_video, ref[c].per_video)
+        assert res.n_constant_pairs == ref[c].n_constant_pairs
+        assert res.n_rows_used == ref[c].n_rows_used
+        assert res.video_ids.tolist() == ref[c].video_ids.tolist()
     with pytest.raises(ValueError, match="contiguous"):
         score(np.concatenate([ids, ids[:1]]), np.vstack([yt, yt[:1]]), np.vstack([yp, yp[:1]]))
     one = score(np.array(["a"]), yt[:1], yp[:1])
     assert one.n_constant_pairs == N_TARGETS
-
-
-def test_public_sparse_fallback_gives_the_same_result(monkeypatch):
-    """The direct call of scipy's CSR kernel and the public ``csr_matrix @`` agree exactly."""
-    ids, yt, yp, _ = make_data(seed=16)
-    direct = score(ids, yt, yp)
-    monkeypatch.setattr(metrics, "_csr_matvecs", None)
-    public = score(ids, yt, yp)
-    np.testing.assert_array_equal(public.per_video, direct.per_video)
-    f32 = score(ids, yt.astype(np.float32), yp.astype(np.float32))
-    monkeypatch.undo()
-    np.testing.assert_array_equal(
-        f32.per_video, score(ids, yt.astype(np.float32), yp.astype(np.float32)).per_video
-    )
 
 
 def test_input_types():
