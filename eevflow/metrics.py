@@ -12,11 +12,12 @@ real dtype. The rows of one video must be contiguous (videos in any order, ids n
 a video split into several runs raises ``ValueError``. Videos are reported in order of appearance.
 
 Numerics: float64, centered two-pass (per-video means, then per-video sums of ``dx*dy``, ``dx*dx``,
-``dy*dy`` with ``dx = y_true - mean``), vectorised, single-threaded. Per-video sums are products
-with a ``scipy.sparse`` CSR 0/1 indicator (videos x rows: in-order sums, like ``np.add.reduceat``
-but faster), which leaves dropped rows out. Rows go in blocks of whole videos (``_BLOCK_ROWS``) so
-the temporaries stay in the CPU cache. EEV test scale (1337 videos, 2.9 M rows, 15 targets) takes
-about 0.3 s (``bench/bench_metric.py``).
+``dy*dy`` with ``dx = y_true - mean``), vectorised, single-threaded. Rows go in blocks of whole
+videos (about ``_BLOCK_ROWS`` rows) so that the temporaries stay in the CPU cache (whole-array
+temporaries made a call 2-3x slower). Per-video sums are products with a ``scipy.sparse`` CSR 0/1
+indicator (block's videos x block's rows), which leaves dropped rows out: in-order sums, like
+``np.add.reduceat`` but faster. EEV test scale (1337 videos, 2.9 M rows, 15 targets) takes about
+0.3 s (``bench/bench_metric.py``).
 
 Constant vectors (policy)
 -------------------------

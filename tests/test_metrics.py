@@ -309,7 +309,7 @@ def test_relative_constant_tolerance_is_documented_behaviour():
 
 
 def test_blocks_give_the_same_result(monkeypatch):
-    """Force many small blocks (several per call, one video each at least) on the test data."""
+    """Force many small blocks (a block is one video at least) on the test data."""
     ids, yt, yp, _ = make_data(seed=10)
     cases = [(p, ig) for p in POLICIES for ig in (True, False)]
     ref = {c: score(ids, yt, yp, policy=c[0], ignore_undetected=c[1]) for c in cases}
