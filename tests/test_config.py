@@ -39,7 +39,7 @@ def test_defaults_are_filled(cfg):
         (lambda c: c["training_defaults"].update(epochs="many"), "training_defaults.epochs"),
         (lambda c: c["variants"]["tcn_pe_av"].update(features=["nope"]),
          "variants.tcn_pe_av.features: unknown extractor 'nope'"),
-        (lambda c: c["ensembles"]["ensemble_visual_audio"]["members"].update(ghost=0.1),
+        (lambda c: c["ensembles"]["ensemble_paper"]["members"].update(ghost=0.1),
          "unknown variant 'ghost'"),
         (lambda c: c["model_defaults"].update(positional_encoding="learned"),
          "model_defaults.positional_encoding"),
@@ -54,7 +54,7 @@ def test_bad_configs_name_the_key(cfg, mutate, message):
 
 
 def test_variant_settings_merge_defaults(cfg):
-    s = variant_settings(validate_config(cfg, SCHEMA), "tcn_nope_audio")
+    s = variant_settings(validate_config(cfg, SCHEMA), "audio_dp03_nope")
     assert s["model"]["positional_encoding"] == "none"
     assert s["model"]["channels"] == cfg["model_defaults"]["channels"]
     assert s["training"]["epochs"] == cfg["training_defaults"]["epochs"]
@@ -83,3 +83,15 @@ def test_paper_config_mirrors_table_1():
     (ens,) = cfg["ensembles"].values()
     weights = sorted(ens["members"].values())
     assert weights == [0.2, 0.8]
+
+
+def test_demo_config_has_the_paper_variant_shapes(cfg):
+    demo = validate_config(cfg, SCHEMA)
+    paper = validate_config(yaml.safe_load((REPO / "configs" / "eev_paper.yaml").read_text()), SCHEMA)
+
+    def shape(c, name):
+        s = variant_settings(c, name)
+        modality = c["extractors"][s["features"][0]]["modality"]
+        return (modality, s["model"]["dropout"], s["model"]["positional_encoding"], s["model"]["stacks"])
+
+    assert {shape(paper, v) for v in paper["variants"]} <= {shape(demo, v) for v in demo["variants"]}
