@@ -132,6 +132,46 @@ def test_second_run_has_nothing_to_do(run):
     assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-3000:]
 
 
+def _planned(workdir: Path, cfg: dict) -> dict[str, int]:
+    """Snakemake's own dry-run job counts per rule for ``cfg`` in ``workdir``."""
+    path = workdir / "changed.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    cmd = [
+        str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+        "--configfile", str(path), "--cores", "2", "--dry-run", "--quiet", "rules",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    if "Nothing to be done" in proc.stdout + proc.stderr:
+        return {}
+    table = (proc.stdout + proc.stderr).split("Job stats:")[1].split("total")[0]
+    return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+def test_adding_an_extractor_and_a_variant_schedules_only_new_work(run):
+    workdir, cfg = run
+    cfg = json.loads(json.dumps(cfg))
+    cfg["extractors"]["logmel32"] = {"backend": "logmel", "modality": "audio", "n_mels": 32}
+    cfg["variants"]["tcn_logmel32"] = {"features": ["logmel32"]}
+    planned = _planned(workdir, cfg)
+    # new extraction (3 splits x 2 shards), training and prediction, plus the aggregates
+    assert planned == {
+        "extract": 6, "train": 1, "predict": 2, "submission": 1, "score": 1, "all": 1,
+    }, planned
+
+
+def test_editing_one_variant_reruns_only_that_variant(run):
+    workdir, cfg = run
+    cfg = json.loads(json.dumps(cfg))
+    cfg["variants"]["tcn_nope_audio"]["model"]["dropout"] = 0.1
+    planned = _planned(workdir, cfg)
+    # its training and predictions, the two ensembles it is in, their submissions, the score
+    assert planned == {
+        "train": 1, "predict": 2, "ensemble": 2, "submission": 3, "score": 1, "all": 1,
+    }, planned
+    assert _planned(workdir, run[1]) == {}  # the original config: still nothing to do
+
+
 def test_bad_config_is_rejected_before_any_job(tmp_path):
     cfg = tiny_config()
     cfg["scoring"]["constant_policy"] = "zero"
