@@ -95,6 +95,8 @@ from pathlib import Path
 
 import numpy as np
 
+from eevflow.io import atomic_path
+
 EXPRESSIONS: tuple[str, ...] = (
     "amusement",
     "anger",
@@ -548,13 +550,6 @@ def render_audio(meta: dict, spec: DemoSpec) -> np.ndarray:
 # encoding
 
 
-@lru_cache(maxsize=None)
-def _atomic_path():
-    from eevflow.io import atomic_path
-
-    return atomic_path
-
-
 def generate_video(path, video_id: str, spec: DemoSpec, split: str) -> dict:
     """Write one demo video (H.264 + AAC in .mp4, atomically); return its plan (``plan_video``)."""
     import av
@@ -565,7 +560,7 @@ def generate_video(path, video_id: str, spec: DemoSpec, split: str) -> dict:
     renderer = FrameRenderer(meta, spec)
     audio = render_audio(meta, spec)
     keyint = max(1, round(spec.keyframe_seconds * fps))
-    with _atomic_path()(path) as tmp:
+    with atomic_path(path) as tmp:
         with av.open(str(tmp), mode="w", format="mp4") as container:
             vs = container.add_stream(
                 "libx264",
@@ -628,7 +623,7 @@ def _fmt_rows(video_id: str, ts: np.ndarray, scores: np.ndarray | None) -> list[
 
 
 def _write_text(path, lines: list[str]) -> None:
-    with _atomic_path()(path) as tmp:
+    with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8", newline="") as fh:
             fh.writelines(lines)
 

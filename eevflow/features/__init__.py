@@ -44,6 +44,28 @@ class Extractor(ABC):
         }
 
 
+def configure_tensorflow(threads: int, device: str = "cpu"):
+    """Import TensorFlow limited to the job's threads (and its GPU choice); shared by the
+    TensorFlow-based extractors."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(max(1, int(threads)))
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # already initialised in this process
+        pass
+    try:
+        gpus = tf.config.list_physical_devices("GPU")
+        if str(device).startswith("cpu"):
+            tf.config.set_visible_devices([], "GPU")
+        else:
+            for gpu in gpus:  # leave GPU memory to others in the process until it is needed
+                tf.config.experimental.set_memory_growth(gpu, True)
+    except (RuntimeError, ValueError):  # already initialised
+        pass
+    return tf
+
+
 def backends() -> dict[str, type[Extractor]]:
     from eevflow.features.efficientnet_lite import EfficientNetLite0Extractor
     from eevflow.features.logmel import LogMelExtractor

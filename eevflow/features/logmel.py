@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from eevflow.features import Extractor
+from eevflow.features import Extractor, configure_tensorflow
 from eevflow.media import Decoded
 
 WINDOW_MODES = ("label_window", "equal_chunks")
@@ -70,14 +70,7 @@ class LogMelExtractor(Extractor):
 
     def _tensorflow(self):
         if self._tf is None:
-            import tensorflow as tf
-
-            try:
-                tf.config.threading.set_intra_op_parallelism_threads(self.threads)
-                tf.config.threading.set_inter_op_parallelism_threads(1)
-            except RuntimeError:  # already initialised in this process
-                pass
-            self._tf = tf
+            self._tf = configure_tensorflow(self.threads, self.device)
         return self._tf
 
     def spectrogram(self, audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int, int]:

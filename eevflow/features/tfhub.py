@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from eevflow.features import Extractor
+from eevflow.features import Extractor, configure_tensorflow
 from eevflow.features.logmel import WINDOW_MODES, audio_windows
 from eevflow.media import Decoded
 
@@ -154,26 +154,6 @@ def load_handle(handle: str):
         raise HubLoadError(f"could not load TF Hub handle {handle!r}: {detail}. {hint}") from exc
 
 
-def _configure_tensorflow(threads: int, device: str):
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(max(1, int(threads)))
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:  # already initialised in this process
-        pass
-    try:
-        gpus = tf.config.list_physical_devices("GPU")
-        if str(device).startswith("cpu"):
-            tf.config.set_visible_devices([], "GPU")
-        else:
-            for gpu in gpus:  # leave GPU memory to others in the process until it is needed
-                tf.config.experimental.set_memory_growth(gpu, True)
-    except (RuntimeError, ValueError):  # already initialised
-        pass
-    return tf
-
-
 def _takes_training(fn) -> bool:
     """Whether a restored callable accepts ``training`` (as ``hub.KerasLayer`` checks)."""
     try:
@@ -266,7 +246,7 @@ class _HubExtractor(Extractor):
 
     def model(self):
         if self._model is None:
-            self._tf = _configure_tensorflow(self.threads, self.device)
+            self._tf = configure_tensorflow(self.threads, self.device)
             self._model = load_handle(self.handle)
         return self._model
 
