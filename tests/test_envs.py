@@ -25,3 +25,12 @@ def test_env_file_pins_the_same_versions():
     assert _pins(pip) == req
     assert all(v for v in req.values()), "every requirement is pinned with =="
     assert "torch" in req and req["torch"] == "2.13.0"
+
+
+def test_no_deps_pins_match_the_post_deploy_script():
+    nodeps = _pins((REPO / "requirements-nodeps.txt").read_text().splitlines())
+    script = (REPO / "envs" / "eevflow.post-deploy.sh").read_text()
+    installed = dict(re.findall(r"([A-Za-z0-9_.-]+)==([0-9][^\s]*)", script))
+    assert {k.lower(): v for k, v in installed.items()} == nodeps
+    assert "--no-deps" in script
+    assert nodeps.keys().isdisjoint(_pins((REPO / "requirements.txt").read_text().splitlines()))

@@ -69,12 +69,17 @@ def configure_tensorflow(threads: int, device: str = "cpu"):
 def backends() -> dict[str, type[Extractor]]:
     from eevflow.features.efficientnet_lite import EfficientNetLite0Extractor
     from eevflow.features.logmel import LogMelExtractor
+    from eevflow.features.musicnn_tagger import MusicnnExtractor
     from eevflow.features.tfhub import TFHubAudioExtractor, TFHubImageExtractor
 
     return {
         cls.backend: cls
         for cls in (
-            EfficientNetLite0Extractor, LogMelExtractor, TFHubAudioExtractor, TFHubImageExtractor
+            EfficientNetLite0Extractor,
+            LogMelExtractor,
+            MusicnnExtractor,
+            TFHubAudioExtractor,
+            TFHubImageExtractor,
         )
     }
 

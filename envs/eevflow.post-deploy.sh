@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Run by Snakemake in the freshly created eevflow conda env (--sdm conda). Keep in sync with
+# requirements-nodeps.txt (tests/test_envs.py checks it).
+set -euo pipefail
+python -m pip install --no-deps musicnn==0.1.0
