@@ -97,15 +97,17 @@ def _short(exc: BaseException) -> str:
     return (text[-1] if text else type(exc).__name__)[:200]
 
 
-# Label times are rounded to microseconds and container times to their time base (often 1 ms):
-# a frame that starts within this tolerance after the label time counts as on screen at it.
-FRAME_TIME_TOLERANCE_S = 1e-3
+# Label times are rounded to microseconds and container times to their time base (often 1 ms, so
+# off by up to 0.5 ms): a frame that starts less than this after the label time counts as on screen
+# at it. Not more: at 29.97 fps frame 15 starts at 0.5005 s, and at 0.5 s frame 14 shows.
+FRAME_TIME_TOLERANCE_S = 5e-4
 
 
 def frame_indices(timestamps_us: np.ndarray, frame_starts_s: np.ndarray) -> np.ndarray:
-    """Index of the frame on screen at each timestamp (last frame whose start <= t), clipped."""
+    """Index of the frame on screen at each timestamp (last frame whose start < t + tolerance),
+    clipped."""
     t = np.asarray(timestamps_us, dtype=np.float64) / 1e6
-    idx = np.searchsorted(frame_starts_s, t + FRAME_TIME_TOLERANCE_S, side="right") - 1
+    idx = np.searchsorted(frame_starts_s, t + FRAME_TIME_TOLERANCE_S, side="left") - 1
     return np.clip(idx, 0, len(frame_starts_s) - 1)
 
 

@@ -23,9 +23,12 @@ def write_video(
     size: tuple[int, int] = (160, 120),
     audio: bool = True,
     sample_rate: int = 22050,
+    frame_fn=None,
+    audio_fn=None,
 ) -> Path:
     """A clip whose frame i is uniformly grey level 10 * (i % 24) and whose audio is a 440 Hz
-    tone; returns the path."""
+    tone (or ``frame_fn(i) -> (h, w, 3) uint8`` and ``audio_fn(t_seconds) -> float32 wave``);
+    returns the path."""
     n = int(round(seconds * fps))
     w, h = size
     with av.open(str(path), "w") as out:
@@ -36,7 +39,7 @@ def write_video(
             aus = out.add_stream("aac", rate=sample_rate)
             aus.layout = "mono"
         for i in range(n):
-            img = np.full((h, w, 3), 10 * (i % 24), np.uint8)
+            img = frame_fn(i) if frame_fn else np.full((h, w, 3), 10 * (i % 24), np.uint8)
             frame = av.VideoFrame.from_ndarray(img, format="rgb24")
             frame.pts = i
             for pkt in vs.encode(frame):
@@ -45,7 +48,8 @@ def write_video(
             out.mux(pkt)
         if audio:
             t = np.arange(int(seconds * sample_rate)) / sample_rate
-            wave = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+            wave = audio_fn(t) if audio_fn else 0.3 * np.sin(2 * np.pi * 440 * t)
+            wave = np.asarray(wave, dtype=np.float32)
             for k, lo in enumerate(range(0, len(wave), 1024)):
                 chunk = wave[lo : lo + 1024]
                 af = av.AudioFrame.from_ndarray(chunk[None, :], format="fltp", layout="mono")

@@ -24,7 +24,7 @@ def test_probe_ok_missing_empty_no_audio_and_garbage(tmp_path, small_video):
 def test_frame_indices_pick_the_frame_on_screen():
     starts = np.arange(10) / 4.0  # 4 fps
     ts = np.array([0, 248_000, 249_999, 250_000, 1_000_000, 99_000_000])
-    # 249_999 µs is a rounded 0.25 s: within the 1 ms tolerance of frame 1's start
+    # 249_999 µs is a rounded 0.25 s: within the 0.5 ms tolerance of frame 1's start
     assert frame_indices(ts, starts).tolist() == [0, 0, 1, 1, 4, 9]
 
 
