@@ -10,6 +10,7 @@ marked ``detected = False`` here rather than dropped, so that every consumer dec
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +73,13 @@ def read_labels(
         df = pd.read_csv(path, dtype={0: str}, keep_default_na=False, na_values=[""])
     except FileNotFoundError:
         raise LabelFileError(path, "file not found") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+    except pd.errors.ParserError as exc:
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if found:
+            want, line, saw = (int(v) for v in found.groups())
+            raise LabelFileError(path, f"{saw} fields, the header has {want}", line=line) from None
+        raise LabelFileError(path, f"not a readable EEV CSV ({exc})") from None
+    except (pd.errors.EmptyDataError, ValueError) as exc:
         raise LabelFileError(path, f"not a readable EEV CSV ({exc})") from None
     cols = list(df.columns)
     if not cols or cols[0] not in ID_COLUMNS:

@@ -69,6 +69,14 @@ def test_wrong_id_header_and_column_count(tmp_path):
         read_labels(_csv(tmp_path / "b.csv", rows=[], targets=TARGETS[:3]), TARGETS)
     with pytest.raises(LabelFileError, match="not found"):
         read_labels(tmp_path / "missing.csv", TARGETS)
+    long_row = _csv(tmp_path / "c.csv", rows=[_row("v", 0, [0.1] * 15), _row("v", 1, [0.1] * 16)])
+    with pytest.raises(LabelFileError, match="18 fields, the header has 17") as exc:
+        read_labels(long_row, TARGETS)
+    assert exc.value.line == 3
+    short_row = _csv(tmp_path / "d.csv", rows=[_row("v", 0, [0.1] * 15), _row("v", 1, [0.1] * 3)])
+    with pytest.raises(LabelFileError, match="missing or non-numeric") as exc:
+        read_labels(short_row, TARGETS)
+    assert exc.value.line == 3
 
 
 def test_predictions_layout(tmp_path):
