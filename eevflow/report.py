@@ -95,8 +95,17 @@ def markdown(table: pd.DataFrame, targets: list[str], excluded: dict[str, dict[s
         for model, r in sub.iterrows():
             vals = " | ".join(f"{r[f'r_{t}']:.3f}" for t in targets)
             lines.append(f"| {model} | {vals} | {r['n_videos']} | {r['n_constant_pairs']} |")
-    lines += ["", "## Videos excluded by download_check", "", "| split | status | videos |"]
-    lines.append("|---|---|---|")
+    lines += [
+        "",
+        "## Videos not `ok` in download_check",
+        "",
+        "`no_audio` videos are scored on their frames with a silent audio track (unless",
+        "`probe.no_audio: exclude`); the other statuses are excluded. Every video and reason:",
+        "`manifest/report.md`.",
+        "",
+        "| split | status | videos |",
+        "|---|---|---|",
+    ]
     for split, counts in excluded.items():
         for status, n in sorted(counts.items()):
             lines.append(f"| {split} | {status} | {n} |")

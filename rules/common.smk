@@ -9,7 +9,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(workflow.main_snakefile)))
 import pandas as pd
 
 from eevflow import config as eevconfig
+from eevflow.download import InvalidVideoId
 from eevflow.labels import read_video_ids
+from eevflow.manifest import find_video, usable_statuses
 from eevflow.shards import shard_of
 
 config = eevconfig.validate_config(
@@ -26,13 +28,15 @@ N_SHARDS = config["n_shards"]
 SHARDS = [f"{i:03d}" for i in range(N_SHARDS)]
 DEMO = config["demo"]["enabled"]
 HAS_TEST_TRUTH = bool(config["data"].get("test_ground_truth"))
+VIDEO_LIST = config["data"]["video_list"]
+USABLE = usable_statuses(config["probe"]["no_audio"])
 ENV = "../envs/eevflow.yaml"
 
 
 wildcard_constraints:
     split="train|val|test",
     pred_split="val|test",
-    video=r"[A-Za-z0-9_-]+",
+    video=r"[A-Za-z0-9_][A-Za-z0-9_.-]*",
     shard=r"\d{3}",
     extractor="|".join(EXTRACTORS),
     variant="|".join(VARIANTS),
@@ -56,15 +60,38 @@ def listed_ids(split):
 
 
 def download_check_videos(wildcards):
-    """The split's video files that exist (or that the demo rule will write)."""
-    paths = [video_path(v) for v in listed_ids(wildcards.split)]
-    return paths if DEMO else [p for p in paths if os.path.exists(p)]
+    """The split's video files that exist (or that the demo rule will write). IDs that cannot
+    name a file are left to the job, which records them as invalid_id."""
+    if DEMO:
+        return [video_path(v) for v in listed_ids(wildcards.split)]
+    found = []
+    for v in listed_ids(wildcards.split):
+        try:
+            path = find_video(
+                config["data"]["videos_dir"], v, config["data"]["video_extensions"]
+            )
+        except InvalidVideoId:
+            continue
+        if path:
+            found.append(path)
+    return found
+
+
+def manifest_rows(split):
+    manifest = checkpoints.download_check.get(split=split).output.manifest
+    return pd.read_parquet(manifest, columns=["video_id", "status", "path"])
 
 
 def ok_videos(split):
-    manifest = checkpoints.download_check.get(split=split).output.manifest
-    df = pd.read_parquet(manifest, columns=["video_id", "status"])
-    return df.loc[df["status"] == "ok", "video_id"].tolist()
+    """Videos that go on to decoding: status ok, and no_audio unless probe.no_audio is exclude."""
+    df = manifest_rows(split)
+    return df.loc[df["status"].isin(USABLE), "video_id"].tolist()
+
+
+def checked_video_file(wildcards):
+    """The file download_check probed (or downloaded) for this video."""
+    df = manifest_rows(wildcards.split)
+    return df.loc[df["video_id"] == wildcards.video, "path"].iloc[0]
 
 
 def decoded(split, video, kind):
@@ -119,5 +146,6 @@ def all_targets():
     return [
         f"{R}/scores/scores.csv",
         f"{R}/scores/scores.md",
+        f"{R}/manifest/report.md",
         *expand(f"{R}/submission/{{model}}.csv", model=all_models()),
     ]

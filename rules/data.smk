@@ -69,6 +69,7 @@ checkpoint download_check:
     input:
         labels=f"{R}/labels/{{split}}.parquet",
         videos=download_check_videos,
+        video_list=VIDEO_LIST or [],
     output:
         manifest=f"{R}/manifest/{{split}}.parquet",
     log:
@@ -81,14 +82,39 @@ checkpoint download_check:
         runtime=60,
     params:
         videos_dir=config["data"]["videos_dir"],
+        extensions=config["data"]["video_extensions"],
         sample_rate=config["decode"]["audio_sample_rate"],
+        probe=config["probe"],
+        download=config["download"],
     script:
         "../workflow_scripts/download_check.py"
 
 
+rule dataset_report:
+    input:
+        manifests=expand(f"{R}/manifest/{{split}}.parquet", split=SPLITS),
+        video_list=VIDEO_LIST or [],
+    output:
+        json=f"{R}/manifest/report.json",
+        md=f"{R}/manifest/report.md",
+    log:
+        f"{R}/logs/dataset_report.log",
+    conda:
+        ENV
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        videos_dir=config["data"]["videos_dir"],
+        extensions=config["data"]["video_extensions"],
+        no_audio=config["probe"]["no_audio"],
+    script:
+        "../workflow_scripts/dataset_report.py"
+
+
 rule decode:
     input:
-        video=lambda wc: video_path(wc.video),
+        video=checked_video_file,
         labels=f"{R}/labels/{{split}}.parquet",
     output:
         frames=f"{R}/decoded/{{split}}/{{video}}/frames.npy",

@@ -63,8 +63,10 @@ rule submission:
     input:
         predictions=f"{R}/predictions/{{model}}/test.parquet",
         test=config["data"]["labels"]["test"],
+        manifest=f"{R}/manifest/test.parquet",
     output:
-        f"{R}/submission/{{model}}.csv",
+        csv=f"{R}/submission/{{model}}.csv",
+        report=f"{R}/submission/{{model}}.fill.json",
     log:
         f"{R}/logs/submission/{{model}}.log",
     conda:

@@ -16,7 +16,7 @@ def test_probe_ok_missing_empty_no_audio_and_garbage(tmp_path, small_video):
     assert probe("e", tmp_path / "empty.mp4").status == "corrupt"
     (tmp_path / "text.mp4").write_text("this is not a video\n" * 50)
     bad = probe("t", tmp_path / "text.mp4")
-    assert bad.status == "corrupt" and "does not decode" in bad.reason
+    assert bad.status == "corrupt" and "not a media container" in bad.reason
     silent = probe("s", write_video(tmp_path / "silent.mp4", audio=False))
     assert silent.status == "no_audio"
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -31,7 +34,10 @@ def tiny_config() -> dict:
     cfg["training_defaults"]["epochs"] = 30
     cfg["variants"] = {
         "tcn_pe_av": {"features": ["effnet_lite0", "logmel64"]},
-        "tcn_nope_audio": {"features": ["logmel64"], "model": {"positional_encoding": "none"}},
+        "tcn_nope_audio": {
+            "features": ["musicnn_mtt"],
+            "model": {"positional_encoding": "none"},
+        },
         "shuffled_control": {
             "features": ["effnet_lite0", "logmel64"],
             "training": {"shuffle_labels": True},
@@ -202,3 +208,46 @@ def test_paper_config_plans_every_variant(tmp_path):
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout + proc.stderr, re.M))
     assert counts["train"] == "5" and counts["predict"] == "10" and counts["ensemble"] == "1"
     assert counts["extract"] == str(2 * 3 * cfg["n_shards"])  # 2 extractors x 3 splits
+
+
+def test_a_killed_training_job_leaves_nothing_complete_and_rerun_incomplete_recovers(run):
+    """SIGKILL the whole Snakemake process group while a training job is mid-way through its
+    epochs: no model file appears, and --rerun-incomplete finishes the job."""
+    src, cfg = run
+    workdir = Path(str(src) + "-kill")
+    shutil.copytree(src, workdir, symlinks=True)
+    cfg = json.loads(json.dumps(cfg))
+    cfg["variants"]["slow"] = {"features": ["logmel64"], "training": {"epochs": 150}}
+    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+    target = "results/models/slow/model.pt"  # relative to --directory, as the rules name it
+    model = workdir / target
+    log = workdir / "results" / "logs" / "train" / "slow.log"
+    cmd = [
+        str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+        "--configfile", str(workdir / "config.yaml"), "--cores", "2", target,
+    ]
+    env = {**os.environ, "PATH": f"{SNAKEMAKE.parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    try:
+        while not (log.exists() and "epoch 2:" in log.read_text()):
+            assert proc.poll() is None, "the run ended before the job could be killed"
+            assert time.monotonic() < deadline, "training never started"
+            time.sleep(0.2)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not model.exists()
+    assert not (model.parent / "training.json").exists()
+    leftovers = [p.name for p in model.parent.iterdir()] if model.parent.exists() else []
+    assert all(name.startswith(".") for name in leftovers), leftovers  # only hidden temp files
+    # the killed run left its lock (as after a power loss): --unlock, then --rerun-incomplete
+    assert snakemake(workdir, "--unlock").returncode == 0
+    proc = snakemake(workdir, "--rerun-incomplete", target)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ckpt = torch.load(model, weights_only=True)
+    assert ckpt["train_config"]["epochs"] == 150
+    assert json.loads((model.parent / "training.json").read_text())["variant"] == "slow"
+    assert _planned(workdir, cfg).get("train", 0) == 0

@@ -1,31 +1,32 @@
-"""Test predictions in the EEV submission layout, row for row in the test CSV's order."""
+"""Test predictions in the EEV submission layout, row for row in the test CSV's order, checked
+against it; rows the model could not predict get the documented fallback and are counted."""
 
 import _paths  # noqa: F401  (makes eevflow importable)
 import logging
 
 import pandas as pd
 
-from eevflow.labels import read_labels, write_predictions_csv
+from eevflow.labels import read_labels
 from eevflow.runtime import run_script
+from eevflow.submission import fill_missing, write_submission
 
 
 def main(sm):
     targets = list(sm.params.targets)
     test = read_labels(sm.input.test, targets, require_scores=False)[["video_id", "timestamp_us"]]
     pred = pd.read_parquet(sm.input.predictions)
-    out = test.merge(pred, on=["video_id", "timestamp_us"], how="left")
-    missing = out[targets[0]].isna()
-    if missing.any():
-        # Fallback for rows the model could not predict (excluded videos): the model's mean
-        # prediction over the test split, per target; counted here and in the log.
-        means = pred[targets].mean()
-        out.loc[missing, targets] = means.to_numpy()
+    manifest = pd.read_parquet(sm.input.manifest, columns=["video_id", "status", "reason"])
+    reasons = {r.video_id: f"{r.status}: {r.reason}" for r in manifest.itertuples()}
+    out, report = fill_missing(test, pred, targets, reasons)
+    if report.filled_rows:
         logging.warning(
-            "%d of %d test rows (%d videos) had no prediction; filled with the mean prediction",
-            int(missing.sum()), len(out), out.loc[missing, "video_id"].nunique(),
+            "%d of %d test rows (%d videos) had no prediction; filled with the model's mean "
+            "prediction per expression", report.filled_rows, report.rows, len(report.filled_videos),
         )
-    write_predictions_csv(out, targets, sm.output[0])
-    logging.info("wrote %d rows", len(out))
+        for vid, why in report.filled_videos.items():
+            logging.warning("  %s: %s", vid, why)
+    write_submission(out, test, targets, sm.output.csv, report, sm.output.report)
+    logging.info("wrote %d rows, checked against %s", len(out), sm.input.test)
 
 
 run_script(snakemake, main)  # noqa: F821
