@@ -43,6 +43,10 @@ def test_defaults_are_filled(cfg):
          "unknown variant 'ghost'"),
         (lambda c: c["model_defaults"].update(positional_encoding="learned"),
          "model_defaults.positional_encoding"),
+        (lambda c: c.update(download={"enabled": True, "url_template": "https://x/{vid}"}),
+         "download.url_template"),
+        (lambda c: c.update(probe={"no_audio": "drop"}), "allowed values: ['silence', 'exclude']"),
+        (lambda c: c["data"].update(video_extensions=["mp4"]), "data.video_extensions"),
     ],
 )
 def test_bad_configs_name_the_key(cfg, mutate, message):

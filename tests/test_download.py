@@ -272,3 +272,26 @@ def test_fetch_rate_limit(server, tmp_path):
     starts = [min(t for t, path in requests if path == f"/{vid}.mp4") for vid in ids]
     gaps = [b - a for a, b in zip(starts, starts[1:])]
     assert all(gap >= 0.28 for gap in gaps), gaps
+
+
+def test_download_check_downloads_probes_and_records_failures(server, tmp_path):
+    """The manifest step end to end: a missing file is downloaded and probed; a 404, a non-YouTube
+    ID and a hostile ID each get their own status; nothing lands outside the videos directory."""
+    from eevflow.manifest import check_videos
+
+    _, template, requests = server
+    ids = [VID, "Missing0000", "clip_001", "../../x"]
+    df = check_videos(ids, str(tmp_path), [".mp4"], download=_opts(template, retries=1))
+    got = df.set_index("video_id")
+    assert got.loc[VID, "status"] == "ok" and got.loc[VID, "source"] == "download"
+    assert got.loc[VID, "duration_s"] > 2.5 and got.loc[VID, "has_audio"]
+    assert got.loc["Missing0000", "status"] == "download_failed"
+    assert "404" in got.loc["Missing0000", "reason"]
+    assert got.loc["clip_001", "status"] == "invalid_id"
+    assert got.loc["../../x", "status"] == "invalid_id"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{VID}.mp4"]
+    assert not any("x" == path.rsplit("/", 1)[-1] for _, path in requests)
+    # with downloading off (the default) the same missing file is `missing`, with no request
+    requests.clear()
+    df = check_videos(["Missing0000"], str(tmp_path), [".mp4"])
+    assert df["status"].tolist() == ["missing"] and requests == []
