@@ -9,6 +9,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(workflow.main_snakefile)))
 import pandas as pd
 
 from eevflow import config as eevconfig
+from eevflow import resources as jobsize
 from eevflow.download import InvalidVideoId
 from eevflow.labels import read_video_ids
 from eevflow.manifest import find_video, usable_statuses
@@ -149,3 +150,57 @@ def all_targets():
         f"{R}/manifest/report.md",
         *expand(f"{R}/submission/{{model}}.csv", model=all_models()),
     ]
+
+
+# Resources from the size of each job (eevflow/resources.py; figures in BENCHMARKS.md).
+def _manifest_seconds(split, video):
+    path = f"{R}/manifest/{split}.parquet"
+    if not os.path.exists(path):
+        return float("nan")
+    df = pd.read_parquet(path, columns=["video_id", "duration_s"])
+    hit = df.loc[df["video_id"] == video, "duration_s"]
+    return float(hit.iloc[0]) if len(hit) else float("nan")
+
+
+def decode_resource(key):
+    return lambda wc: jobsize.decode_resources(_manifest_seconds(wc.split, wc.video))[
+        key
+    ]
+
+
+def extract_resource(key):
+    def get(wc, input):
+        opts = config["extractors"][wc.extractor]
+        # the media are known once download_check has run; until then: None, the default size
+        media = getattr(input, "media", None)
+        size = (
+            sum(os.path.getsize(f) for f in media if os.path.exists(f))
+            if media
+            else None
+        )
+        return jobsize.extract_resources(
+            size,
+            opts,
+            opts["modality"],
+            config["decode"]["frame_size"],
+            config["decode"]["audio_sample_rate"],
+        )[key]
+
+    return get
+
+
+def train_resource(key):
+    def get(wc, input):
+        settings = eevconfig.variant_settings(config, wc.variant)
+        dims = [
+            jobsize.extractor_dim(config["extractors"][f]) for f in settings["features"]
+        ]
+        size = lambda files: sum(os.path.getsize(f) for f in files if os.path.exists(f))
+        return jobsize.train_resources(
+            size(input.train_shards),
+            size(input.val_shards),
+            dims,
+            settings["training"]["epochs"],
+        )[key]
+
+    return get

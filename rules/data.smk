@@ -122,12 +122,14 @@ rule decode:
         meta=f"{R}/decoded/{{split}}/{{video}}/meta.json",
     log:
         f"{R}/logs/decode/{{split}}/{{video}}.log",
+    group:
+        "decode"
     conda:
         ENV
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=decode_resource("mem_mb"),
+        runtime=decode_resource("runtime"),
     params:
         decode=config["decode"],
     script:

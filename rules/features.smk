@@ -14,8 +14,8 @@ rule extract:
         ENV
     threads: 2
     resources:
-        mem_mb=6000,
-        runtime=240,
+        mem_mb=extract_resource("mem_mb"),
+        runtime=extract_resource("runtime"),
         gpu=lambda wc: int(config["extractors"][wc.extractor]["backend"] != "logmel"),
     params:
         extractor=lambda wc: config["extractors"][wc.extractor],

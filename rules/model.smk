@@ -18,8 +18,8 @@ rule train:
         ENV
     threads: 2
     resources:
-        mem_mb=8000,
-        runtime=720,
+        mem_mb=train_resource("mem_mb"),
+        runtime=train_resource("runtime"),
         gpu=1,
     params:
         settings=variant_settings,

@@ -1,0 +1,84 @@
+"""Portable job resources (``mem_mb``, ``runtime`` in minutes) derived from the size of the job.
+
+The figures come from the measurements in BENCHMARKS.md on 2 CPU cores, with margins, so that a
+cluster scheduler neither kills a long video's job nor reserves a day for a short one. On a GPU the
+extraction and training jobs finish well inside them.
+"""
+
+from __future__ import annotations
+
+import math
+
+ROWS_PER_SECOND = 6  # EEV labels are at 6 Hz
+
+# label rows embedded per second on 2 CPU cores (bench/bench_extract*.py, musicnn at 3 s context)
+EXTRACT_ROWS_PER_S = {
+    "efficientnet_lite0": 30.0,
+    "musicnn": 15.0,
+    "logmel": 2000.0,
+    "tfhub_image": 15.0,
+    "tfhub_audio": 60.0,
+}
+# output sizes that do not need the model to be built
+_TFHUB_DIMS = {"trill_distilled": 2048, "vggish": 128, "yamnet": 1024,
+               "efficientnet_b0": 1280, "resnet_v2_50": 2048}
+_MUSICNN_DIMS = {"penultimate": 200, "mean_pool": 753, "max_pool": 753, "taggram": 50}
+TRAIN_STEPS_PER_S = 1300.0  # TCN time steps per second of training, 2 CPU cores (bench_train.py)
+
+
+def extractor_dim(options: dict) -> int:
+    backend = options["backend"]
+    if "dim" in options:
+        return int(options["dim"])
+    if backend == "efficientnet_lite0":
+        return 1280
+    if backend == "logmel":
+        return int(options.get("n_mels", 64))
+    if backend == "musicnn":
+        return _MUSICNN_DIMS[options.get("layer", "penultimate")]
+    return _TFHUB_DIMS.get(options.get("model", ""), 2048)
+
+
+def decode_resources(video_seconds: float) -> dict[str, int]:
+    """A 10-minute 720p video peaked at 1.0 GiB (most of it the audio decoded at its native rate)
+    and decoded in 28 s."""
+    s = _seconds(video_seconds)
+    return {"mem_mb": int(600 + 1.0 * s), "runtime": int(5 + math.ceil(s / 60))}
+
+
+def extract_resources(
+    input_bytes: int | None, options: dict, modality: str, frame_size: int = 224,
+    sample_rate: int = 16000,
+) -> dict[str, int]:
+    """From the size of the decoded inputs: 3 * size^2 bytes per frame row, 4 bytes per sample.
+    ``None`` (inputs not known yet): a shard of an hour of video."""
+    if input_bytes is None:
+        rows = ROWS_PER_SECOND * 3600.0
+    elif modality == "visual":
+        rows = input_bytes / (3 * frame_size**2)
+    else:
+        rows = ROWS_PER_SECOND * input_bytes / (4 * sample_rate)
+    rate = EXTRACT_ROWS_PER_S.get(options["backend"], 15.0)
+    return {"mem_mb": 6000, "runtime": int(10 + math.ceil(2 * rows / rate / 60))}
+
+
+def train_resources(
+    train_bytes: int, val_bytes: int, dims: list[int], epochs: int
+) -> dict[str, int]:
+    """From the size of the variant's shards (float32 embeddings): the features of both splits
+    are held in memory next to the model; the time grows with rows x epochs."""
+    row_bytes = 4 * max(1, sum(dims))
+    feature_mb = (train_bytes + val_bytes) / 2**20
+    steps = train_bytes / row_bytes * epochs
+    return {
+        "mem_mb": int(3000 + 2 * feature_mb),
+        "runtime": int(15 + math.ceil(2 * steps / TRAIN_STEPS_PER_S / 60)),
+    }
+
+
+def _seconds(value) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return 600.0
+    return v if math.isfinite(v) and v > 0 else 600.0
