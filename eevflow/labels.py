@@ -9,6 +9,7 @@ marked ``detected = False`` here rather than dropped, so that every consumer dec
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 from pathlib import Path
@@ -43,7 +44,7 @@ def read_video_ids(path: str | os.PathLike) -> list[str]:
     if not path.is_file():
         raise LabelFileError(path, "file not found")
     with open(path, encoding="utf-8") as fh:
-        id_column = fh.readline().split(",")[0].strip()
+        id_column = next(csv.reader(fh), [""])[0].strip()  # quoted headers too
     if id_column not in ID_COLUMNS:
         raise LabelFileError(path, f"column 0 must be one of {list(ID_COLUMNS)}", line=1)
     try:

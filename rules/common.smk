@@ -78,9 +78,20 @@ def download_check_videos(wildcards):
     return found
 
 
+@functools.lru_cache(maxsize=16)
+def _read_manifest(path, mtime_ns):
+    """A manifest, read once per version of the file (input functions ask for it per video)."""
+    df = pd.read_parquet(path)
+    df.index = df["video_id"].to_numpy()
+    return df
+
+
+def read_manifest(path):
+    return _read_manifest(path, os.stat(path).st_mtime_ns)
+
+
 def manifest_rows(split):
-    manifest = checkpoints.download_check.get(split=split).output.manifest
-    return pd.read_parquet(manifest, columns=["video_id", "status", "path"])
+    return read_manifest(checkpoints.download_check.get(split=split).output.manifest)
 
 
 def ok_videos(split):
@@ -91,8 +102,7 @@ def ok_videos(split):
 
 def checked_video_file(wildcards):
     """The file download_check probed (or downloaded) for this video."""
-    df = manifest_rows(wildcards.split)
-    return df.loc[df["video_id"] == wildcards.video, "path"].iloc[0]
+    return manifest_rows(wildcards.split).at[wildcards.video, "path"]
 
 
 def decoded(split, video, kind):
@@ -157,9 +167,8 @@ def _manifest_seconds(split, video):
     path = f"{R}/manifest/{split}.parquet"
     if not os.path.exists(path):
         return float("nan")
-    df = pd.read_parquet(path, columns=["video_id", "duration_s"])
-    hit = df.loc[df["video_id"] == video, "duration_s"]
-    return float(hit.iloc[0]) if len(hit) else float("nan")
+    df = read_manifest(path)
+    return float(df.at[video, "duration_s"]) if video in df.index else float("nan")
 
 
 def decode_resource(key):

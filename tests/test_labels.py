@@ -87,3 +87,16 @@ def test_predictions_layout(tmp_path):
     text = (tmp_path / "p.csv").read_text().splitlines()
     assert text[0] == "Video ID,Timestamp (milliseconds)," + ",".join(TARGETS)
     assert text[2].startswith("v,166667,0.250000")
+
+
+def test_quoted_csv_is_read(tmp_path):
+    """CSV writers that quote strings (pyarrow, R, spreadsheets) give the same table."""
+    from eevflow.labels import read_video_ids
+
+    head = ",".join(f'"{c}"' for c in ["YouTube ID", "Timestamp (milliseconds)", *TARGETS])
+    body = "\n".join(f'"v1",{t},' + ",".join(["0.1"] * 15) for t in (0, 166667))
+    path = tmp_path / "quoted.csv"
+    path.write_text(head + "\n" + body + "\n")
+    assert read_video_ids(path) == ["v1"]
+    df = read_labels(path, TARGETS)
+    assert df["video_id"].tolist() == ["v1", "v1"] and df["timestamp_us"].tolist() == [0, 166667]
