@@ -41,7 +41,7 @@ wildcard_constraints:
     shard=r"\d{3}",
     extractor="|".join(EXTRACTORS),
     variant="|".join(VARIANTS),
-    ensemble="|".join(ENSEMBLES),
+    ensemble="|".join(ENSEMBLES) or "(?!)",  # no ensembles: a pattern that matches nothing
     model="|".join(VARIANTS + ENSEMBLES),
 
 

@@ -122,8 +122,6 @@ rule decode:
         meta=f"{R}/decoded/{{split}}/{{video}}/meta.json",
     log:
         f"{R}/logs/decode/{{split}}/{{video}}.log",
-    group:
-        "decode"
     conda:
         ENV
     threads: 1
