@@ -262,16 +262,41 @@ def test_fetch_invalid_id_makes_no_request(server, tmp_path, bad):
     assert os.listdir(tmp_path) == []
 
 
-def test_fetch_rate_limit(server, tmp_path):
+def test_fetch_rate_limit(server, tmp_path, monkeypatch):
+    """Downloads start at least min_interval_s apart: timed on a virtual clock that only moves
+    when the downloader sleeps, so the check does not depend on the machine's load."""
+    import yt_dlp
+
+    import eevflow.download as download_module
+
+    class Clock:
+        now = 100.0
+
+        def monotonic(self):
+            return self.now
+
+        def sleep(self, seconds):
+            self.now += max(0.0, seconds)
+
+    clock = Clock()
+    monkeypatch.setattr(download_module, "time", clock)
+    starts = []
+    real_download = yt_dlp.YoutubeDL.download
+
+    def timed_download(self, urls):
+        starts.append(clock.monotonic())
+        return real_download(self, urls)
+
+    monkeypatch.setattr(yt_dlp.YoutubeDL, "download", timed_download)
     _, template, requests = server
     opts = DownloadOptions(enabled=True, url_template=template, min_interval_s=0.3)
     downloader = Downloader(tmp_path, opts)
     ids = ["RateLimit01", "RateLimit02", "RateLimit03"]
     for vid in ids:
         assert downloader.fetch(vid).status == "downloaded"
-    starts = [min(t for t, path in requests if path == f"/{vid}.mp4") for vid in ids]
+    assert len(starts) == 3 and len(requests) >= 3
     gaps = [b - a for a, b in zip(starts, starts[1:])]
-    assert all(gap >= 0.28 for gap in gaps), gaps
+    assert all(gap >= 0.3 - 1e-9 for gap in gaps), gaps
 
 
 def test_download_check_downloads_probes_and_records_failures(server, tmp_path):
