@@ -160,14 +160,21 @@ def write_labels_parquet(df: pd.DataFrame, path: str | os.PathLike) -> None:
         df.to_parquet(tmp, index=False)
 
 
-def write_predictions_csv(
-    df: pd.DataFrame, targets: list[str], path: str | os.PathLike, id_column: str = "Video ID"
-) -> None:
-    """Write predictions in the EEV submission layout: ``Video ID,Timestamp (milliseconds),<targets>``."""
-    from eevflow.io import atomic_path
-
+def predictions_table(
+    df: pd.DataFrame, targets: list[str], id_column: str = "Video ID"
+) -> pd.DataFrame:
+    """Predictions in the EEV submission layout: ``Video ID,Timestamp (milliseconds),<targets>``."""
     out = pd.DataFrame({id_column: df["video_id"], TIMESTAMP_HEADER: df["timestamp_us"]})
     for name in targets:
         out[name] = df[name].to_numpy()
+    return out
+
+
+def write_predictions_csv(
+    df: pd.DataFrame, targets: list[str], path: str | os.PathLike, id_column: str = "Video ID"
+) -> None:
+    """Write :func:`predictions_table` to ``path`` atomically."""
+    from eevflow.io import atomic_path
+
     with atomic_path(path) as tmp:
-        out.to_csv(tmp, index=False, float_format="%.6f")
+        predictions_table(df, targets, id_column).to_csv(tmp, index=False, float_format="%.6f")

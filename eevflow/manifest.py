@@ -59,40 +59,41 @@ def check_videos(
     downloader = Downloader(videos_dir, download) if download.enabled else None
     rows = []
     for vid in video_ids:
-        row = ProbeResult(video_id=str(vid), path="", status="ok", reason="")
-        source = "local"
-        try:
-            path = find_video(videos_dir, vid, extensions)
-        except InvalidVideoId as exc:
-            row.status, row.reason = "invalid_id", str(exc)
-            rows.append({**asdict(row), "source": ""})
-            continue
-        if video_list is not None and vid not in video_list:
-            row.status, row.reason = "not_in_video_list", "in the label file, not in data.video_list"
-            rows.append({**asdict(row), "source": ""})
-            continue
-        if path is None and downloader is not None:
-            got = downloader.fetch(vid)
-            if got.status != "downloaded":
-                row.status, row.reason = got.status, got.reason
-                row.path = ""
-                rows.append({**asdict(row), "source": "download"})
-                continue
-            path, source = got.path, "download"
-        if path is None:
-            names = "|".join(extensions)
-            row.status = "missing"
-            row.reason = (
-                f"no file {vid}{{{names}}} in {videos_dir}; downloading is off (download.enabled)"
-            )
-            rows.append({**asdict(row), "source": ""})
-            continue
-        result = probe(vid, path, sample_rate, min_duration_s=min_duration_s)
+        result, source = _check_one(
+            str(vid), videos_dir, extensions, sample_rate, min_duration_s, video_list, downloader
+        )
         rows.append({**asdict(result), "source": source})
     df = pd.DataFrame(rows)
     if df.empty:
         df = pd.DataFrame(columns=[*asdict(ProbeResult("", "", "", "")), "source"])
     return df
+
+
+def _check_one(vid, videos_dir, extensions, sample_rate, min_duration_s, video_list, downloader):
+    """One manifest row and where its file came from (``local``, ``download`` or empty)."""
+
+    def excluded(status: str, reason: str, source: str = "") -> tuple[ProbeResult, str]:
+        return ProbeResult(video_id=vid, path="", status=status, reason=reason), source
+
+    try:
+        path = find_video(videos_dir, vid, extensions)
+    except InvalidVideoId as exc:
+        return excluded("invalid_id", str(exc))
+    if video_list is not None and vid not in video_list:
+        return excluded("not_in_video_list", "in the label file, not in data.video_list")
+    source = "local"
+    if path is None and downloader is not None:
+        got = downloader.fetch(vid)
+        if got.status != "downloaded":
+            return excluded(got.status, got.reason, "download")
+        path, source = got.path, "download"
+    if path is None:
+        names = "|".join(extensions)
+        return excluded(
+            "missing",
+            f"no file {vid}{{{names}}} in {videos_dir}; downloading is off (download.enabled)",
+        )
+    return probe(vid, path, sample_rate, min_duration_s=min_duration_s), source
 
 
 def dataset_report(

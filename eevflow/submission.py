@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from eevflow.io import atomic_path, write_json
-from eevflow.labels import TIMESTAMP_HEADER
+from eevflow.labels import TIMESTAMP_HEADER, predictions_table
 
 
 class SubmissionError(ValueError):
@@ -99,10 +99,7 @@ def write_submission(
     report_path: str | os.PathLike,
 ) -> None:
     """Write the CSV, validate the written file, then put it and the fill report in place."""
-    frame = pd.DataFrame({"Video ID": out["video_id"], TIMESTAMP_HEADER: out["timestamp_us"]})
-    for name in targets:
-        frame[name] = out[name].to_numpy()
     with atomic_path(csv_path) as tmp:
-        frame.to_csv(tmp, index=False, float_format="%.6f")
+        predictions_table(out, targets).to_csv(tmp, index=False, float_format="%.6f")
         validate_submission(tmp, test_rows, targets)
     write_json(asdict(report), report_path)

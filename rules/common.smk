@@ -11,6 +11,7 @@ import pandas as pd
 from eevflow import config as eevconfig
 from eevflow import resources as jobsize
 from eevflow.download import InvalidVideoId
+from eevflow.download import video_path as safe_video_path
 from eevflow.labels import read_video_ids
 from eevflow.manifest import find_video, usable_statuses
 from eevflow.shards import shard_of
@@ -46,7 +47,7 @@ wildcard_constraints:
 
 
 def video_path(video_id):
-    return os.path.join(config["data"]["videos_dir"], f"{video_id}.mp4")
+    return safe_video_path(config["data"]["videos_dir"], video_id)
 
 
 @functools.cache

@@ -31,22 +31,22 @@ class Expect(NamedTuple):
     reason: str  # a substring of probe's reason ("" for ok)
 
 
-def code_frame(i: int, size: tuple[int, int] = SIZE) -> np.ndarray:
-    """Frame ``i`` as RGB: stripe b (of ``BITS`` equal columns) is white when bit b of i is set."""
+def code_frame(i: int, size: tuple[int, int] = SIZE, bits: int = BITS) -> np.ndarray:
+    """Frame ``i`` as RGB: stripe b (of ``bits`` equal columns) is white when bit b of i is set."""
     w, h = size
     img = np.zeros((h, w, 3), np.uint8)
-    step = w // BITS
-    for b in range(BITS):
+    step = w // bits
+    for b in range(bits):
         if (i >> b) & 1:
             img[:, b * step : (b + 1) * step] = 255
     return img
 
 
-def read_code(img: np.ndarray) -> int:
+def read_code(img: np.ndarray, bits: int = BITS) -> int:
     """The index shown by a (possibly scaled) ``code_frame`` image with no padding at its sides."""
     band = img[img.shape[0] // 2 - 4 : img.shape[0] // 2 + 4].astype(np.float32).mean(axis=(0, 2))
-    step = img.shape[1] / BITS
-    on = [band[int((b + 0.3) * step) : int((b + 0.7) * step)].mean() > 127 for b in range(BITS)]
+    step = img.shape[1] / bits
+    on = [band[int((b + 0.3) * step) : int((b + 0.7) * step)].mean() > 127 for b in range(bits)]
     return sum(1 << b for b, bit in enumerate(on) if bit)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import badmedia
 from conftest import write_video
 from eevflow.features import build_extractor
 from eevflow.media import decode_video, load_decoded
@@ -28,19 +29,12 @@ TONES = 500.0 + 250.0 * np.arange(12)  # row k plays TONES[k % 12]
 
 
 def code_frame(i: int) -> np.ndarray:
-    img = np.zeros((H, W, 3), np.uint8)
-    for b in range(BITS):
-        if (i >> b) & 1:
-            img[:, b * (W // BITS) : (b + 1) * (W // BITS)] = 255
-    return img
+    return badmedia.code_frame(i, (W, H), BITS)
 
 
 def read_code(frame: np.ndarray) -> int:
-    """The index shown by a decoded, letterboxed 224 x 224 frame."""
-    band = frame[100:124].astype(np.float32).mean(axis=(0, 2))  # the middle rows, all channels
-    width = frame.shape[1] / BITS
-    bits = [band[int((b + 0.3) * width) : int((b + 0.7) * width)].mean() > 127 for b in range(BITS)]
-    return sum(1 << b for b, on in enumerate(bits) if on)
+    """The index shown by a decoded, letterboxed 224 x 224 frame (padded above and below)."""
+    return badmedia.read_code(frame, BITS)
 
 
 def row_tone(t: np.ndarray) -> np.ndarray:
