@@ -1,20 +1,22 @@
-"""Dry run of an EEV-sized dataset: how long Snakemake takes to plan it, and how many jobs (and,
-with decode jobs grouped, how many scheduler jobs) it would submit.
+"""Dry run of an EEV-sized dataset: how long Snakemake takes to plan it, and how many jobs it would
+submit to a scheduler (videos are decoded one job per (split, shard), not one job per video).
 
 Writes label CSVs of the real sizes (train 3,061 / val 755 / test 1,337 videos, --rows-per-video
-rows each at 6 Hz; train/val with 15 scores, test with the ID and timestamp only, as released),
-the parsed label tables and download-check manifests that call every video ``ok`` (with empty
-placeholder files, so no video is needed), then times ``snakemake --dry-run`` on
-configs/eev_paper.yaml pointed at them, with ``--groups``/``--group-components`` as a cluster
-profile would use.
+rows each at 6 Hz; train/val with 15 scores, test with the ID and timestamp only, as released)
+and configs/eev_paper.yaml pointed at them, then times ``snakemake --dry-run`` twice over:
 
-    python bench/bench_dryrun.py --work /tmp/eev-dryrun --group-size 50
+* ``fresh``: nothing but the label files (no videos, nothing run yet), what a user sees first;
+* ``checked``: after labels and download-check, with manifests that call every video ``ok``
+  (placeholder video files), so every job's input functions read the manifests.
+
+    python bench/bench_dryrun.py --work /tmp/eev-dryrun --repeat 3
+
+tests/test_dryrun.py runs the same two dry runs and checks the job counts.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -28,10 +30,12 @@ import pyarrow.csv as pacsv
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SIZES = {"train": 3061, "val": 755, "test": 1337}
+SIZES = {"train": 3061, "val": 755, "test": 1337}  # EEV 2021: 5,153 videos
+ROWS_PER_VIDEO = 1500  # 4.2 min at 6 Hz, EEV's mean length
 
 
-def write_dataset(work: Path, rows_per_video: int, targets: list[str]) -> dict[str, str]:
+def write_labels(work: Path, rows_per_video: int, targets: list[str]) -> dict[str, str]:
+    """EEV-format label CSVs of the real sizes; returns split -> path."""
     rng = np.random.default_rng(0)
     labels = {}
     for split, n in SIZES.items():
@@ -48,60 +52,82 @@ def write_dataset(work: Path, rows_per_video: int, targets: list[str]) -> dict[s
     return labels
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--work", default="/tmp/eev-dryrun")
-    ap.add_argument("--rows-per-video", type=int, default=1500)  # 4.2 min at 6 Hz, EEV's mean
-    ap.add_argument("--group-size", type=int, default=50)
-    args = ap.parse_args()
-    work = Path(args.work)
+def prepare(work: Path, rows_per_video: int = ROWS_PER_VIDEO) -> Path:
+    """Label files and the EEV config in ``work``; returns the config's path."""
     work.mkdir(parents=True, exist_ok=True)
     cfg = yaml.safe_load((REPO / "configs" / "eev_paper.yaml").read_text())
-    t0 = time.perf_counter()
-    labels = write_dataset(work, args.rows_per_video, cfg["targets"])
-    videos = work / "videos"
-    videos.mkdir(exist_ok=True)
-    results = work / "results"
+    labels = write_labels(work, rows_per_video, cfg["targets"])
+    (work / "videos").mkdir(exist_ok=True)
+    cfg["data"] = {"videos_dir": str(work / "videos"), "labels": labels,
+                   "test_ground_truth": None}
+    cfg["results_dir"] = str(work / "results")
+    path = work / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def mark_checked(work: Path) -> None:
+    """What labels + download_check would leave: parsed labels, a placeholder file per video and
+    manifests (newer than both) that call every video ok."""
     from eevflow.labels import read_labels, write_labels_parquet
 
-    for split, path in labels.items():
+    cfg = yaml.safe_load((work / "config.yaml").read_text())
+    results, videos = Path(cfg["results_dir"]), Path(cfg["data"]["videos_dir"])
+    durations = {}
+    for split, path in cfg["data"]["labels"].items():
         df = read_labels(path, cfg["targets"], require_scores=split != "test")
         for vid in df["video_id"].unique():
             (videos / f"{vid}.mp4").touch()
         write_labels_parquet(df, results / "labels" / f"{split}.parquet")
+        durations[split] = df.groupby("video_id", sort=False)["timestamp_us"].max() / 1e6
     time.sleep(1.1)  # manifests newer than the labels and videos
-    for split in SIZES:
-        ids = pd.read_parquet(results / "labels" / f"{split}.parquet", columns=["video_id"])
-        ids = ids["video_id"].unique()
+    (results / "manifest").mkdir(parents=True, exist_ok=True)
+    for split, dur in durations.items():
         manifest = pd.DataFrame({
-            "video_id": ids, "path": [str(videos / f"{v}.mp4") for v in ids], "status": "ok",
-            "reason": "", "duration_s": args.rows_per_video / 6,
+            "video_id": dur.index, "path": [str(videos / f"{v}.mp4") for v in dur.index],
+            "status": "ok", "reason": "", "duration_s": dur.to_numpy(),
         })
-        (results / "manifest").mkdir(parents=True, exist_ok=True)
         manifest.to_parquet(results / "manifest" / f"{split}.parquet", index=False)
-    size_mb = sum(os.path.getsize(p) for p in labels.values()) / 2**20
-    print(f"wrote label CSVs ({size_mb:.0f} MiB) and manifests in {time.perf_counter() - t0:.0f} s")
-    cfg["data"] = {"videos_dir": str(videos), "labels": labels, "test_ground_truth": None}
-    cfg["results_dir"] = str(results)
-    (work / "config.yaml").write_text(yaml.safe_dump(cfg))
+
+
+def dry_run(work: Path) -> tuple[float, dict[str, int]]:
+    """Seconds for ``snakemake --dry-run`` on ``work``'s config, and its job count by rule."""
     cmd = [
         sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
         "--directory", str(work), "--configfile", str(work / "config.yaml"), "--cores", "2",
         "--dry-run", "--quiet", "rules",
-        "--group-components", f"decode={args.group_size}",
     ]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
-    dt = time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
     out = proc.stdout + proc.stderr
     if proc.returncode:
-        raise SystemExit(out[-3000:])
-    counts = {k: int(v) for k, v in re.findall(r"^(\w+)\s+(\d+)$", out, re.M)}
-    total = counts.pop("total")
-    decode = counts.get("decode", 0)
-    scheduler_jobs = total - decode + -(-decode // args.group_size)
-    print(f"dry run: {dt:.1f} s; jobs by rule: {counts}; total {total}")
-    print(f"with decode grouped {args.group_size} per job: {scheduler_jobs} scheduler jobs")
+        raise RuntimeError(f"snakemake --dry-run failed:\n{out[-3000:]}")
+    return seconds, {k: int(v) for k, v in re.findall(r"^(\w+)\s+(\d+)$", out, re.M)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--work", default="/tmp/eev-dryrun")
+    ap.add_argument("--rows-per-video", type=int, default=ROWS_PER_VIDEO)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    work = Path(args.work)
+    t0 = time.perf_counter()
+    prepare(work, args.rows_per_video)
+    size_mb = sum(p.stat().st_size for p in work.glob("*.csv")) / 2**20
+    print(f"wrote label CSVs ({size_mb:.0f} MiB) in {time.perf_counter() - t0:.0f} s")
+    for stage in ("fresh", "checked"):
+        if stage == "checked":
+            mark_checked(work)
+        runs = [dry_run(work) for _ in range(args.repeat)]
+        times = sorted(t for t, _ in runs)
+        counts = runs[-1][1]
+        total = counts.pop("total")
+        print(f"{stage}: dry run {', '.join(f'{t:.1f}' for t, _ in runs)} s"
+              f" (median {times[len(times) // 2]:.1f} s)")
+        print(f"  jobs by rule: {counts}; total {total}"
+              f" ({total - counts.get('all', 0)} scheduler jobs)")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from eevflow.features.efficientnet_lite import embed_frames, load_efficientnet_l
 
 
 def _frames(path: str | None, n: int) -> tuple[np.ndarray, str]:
-    found = [path] if path else sorted(glob.glob("results/decoded/*/*/frames.npy"))
+    found = [path] if path else sorted(glob.glob("results/decoded/*/shard-*/*/frames.npy"))
     if found:
         return np.load(found[0], mmap_mode="r")[:n], found[0]
     from eevflow.demo import DemoSpec, demo_video_ids, generate_video

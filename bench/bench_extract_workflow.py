@@ -61,14 +61,14 @@ def main() -> None:
 
     from eevflow.features import build_extractor
     from eevflow.features.efficientnet_lite import embed_frames
+    from eevflow.decoded_shard import video_files
     from eevflow.shards import iter_videos
 
     if ext_cfg["backend"] != "efficientnet_lite0":
         raise SystemExit("the bare-forward comparison is written for efficientnet_lite0")
     vids = [vid for vid, _, _ in iter_videos(REPO / target)]
-    frames = np.concatenate([
-        np.load(REPO / results / "decoded" / args.split / vid / "frames.npy") for vid in vids
-    ])
+    decoded = REPO / results / "decoded" / args.split / f"shard-{args.shard}"
+    frames = np.concatenate([np.load(video_files(decoded, vid)["frames"]) for vid in vids])
     ext = build_extractor(args.extractor, ext_cfg, device="cpu", threads=args.cores)
     model = ext.model()
     embed_frames(model, frames[:8], ext.batch_size)  # warm-up

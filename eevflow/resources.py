@@ -39,11 +39,20 @@ def extractor_dim(options: dict) -> int:
     return _TFHUB_DIMS.get(options.get("model", ""), 2048)
 
 
-def decode_resources(video_seconds: float) -> dict[str, int]:
-    """A 10-minute 720p video peaked at 1.0 GiB (most of it the audio decoded at its native rate)
-    and decoded in 28 s."""
-    s = _seconds(video_seconds)
-    return {"mem_mb": int(600 + 1.0 * s), "runtime": int(5 + math.ceil(s / 60))}
+def decode_resources(video_seconds) -> dict[str, int]:
+    """For a decode job over videos of the given durations (seconds; one number or a list; NaN or
+    unknown counts as 10 minutes). They are decoded one at a time, so memory follows the longest:
+    a 10-minute 720p video peaked at 1.0 GiB (most of it the audio decoded at its native rate).
+    Time follows the total: that video took 28 s (0.05 x its duration) on 2 cores; a quarter of
+    the total leaves room for 1080p and slower disks."""
+    if isinstance(video_seconds, (int, float)):
+        video_seconds = [video_seconds]
+    secs = [_seconds(s) for s in video_seconds]
+    longest = max(secs, default=0.0)
+    return {
+        "mem_mb": int(600 + 1.0 * longest),
+        "runtime": int(5 + math.ceil(sum(secs) / 4 / 60)),
+    }
 
 
 def extract_resources(

@@ -10,6 +10,7 @@ import pandas as pd
 
 from eevflow import config as eevconfig
 from eevflow import resources as jobsize
+from eevflow.decoded_shard import media_bytes
 from eevflow.download import InvalidVideoId
 from eevflow.download import video_path as safe_video_path
 from eevflow.labels import read_video_ids
@@ -101,27 +102,19 @@ def ok_videos(split):
     return df.loc[df["status"].isin(USABLE), "video_id"].tolist()
 
 
-def checked_video_file(wildcards):
-    """The file download_check probed (or downloaded) for this video."""
-    return manifest_rows(wildcards.split).at[wildcards.video, "path"]
+def shard_videos(split, shard):
+    """The usable videos of one (split, shard), in manifest order."""
+    return [v for v in ok_videos(split) if shard_of(v, N_SHARDS) == int(shard)]
 
 
-def decoded(split, video, kind):
-    return f"{R}/decoded/{split}/{video}/{kind}"
+def decode_inputs(wildcards):
+    """The files download_check probed (or downloaded) for the shard's videos."""
+    df = manifest_rows(wildcards.split)
+    return [df.at[v, "path"] for v in shard_videos(wildcards.split, wildcards.shard)]
 
 
-def extract_inputs(wildcards):
-    modality = config["extractors"][wildcards.extractor]["modality"]
-    kind = "frames.npy" if modality == "visual" else "audio.npy"
-    vids = [
-        v
-        for v in ok_videos(wildcards.split)
-        if shard_of(v, N_SHARDS) == int(wildcards.shard)
-    ]
-    return {
-        "media": [decoded(wildcards.split, v, kind) for v in vids],
-        "meta": [decoded(wildcards.split, v, "meta.json") for v in vids],
-    }
+def decoded_shard(split, shard):
+    return f"{R}/decoded/{split}/shard-{shard}"
 
 
 def shard_paths(extractor, split):
@@ -163,33 +156,37 @@ def all_targets():
     ]
 
 
-# Resources from the size of each job (eevflow/resources.py; figures in BENCHMARKS.md).
-def _manifest_seconds(split, video):
+# Resources from the size of each job (eevflow/resources.py; figures in BENCHMARKS.md). Decode
+# jobs exist before download_check has run (their shard is known, not their videos), so their
+# sizes come from the manifest file when it is there, and a default until then.
+def _shard_durations(split, shard):
     path = f"{R}/manifest/{split}.parquet"
     if not os.path.exists(path):
-        return float("nan")
+        return [float("nan")]
     df = read_manifest(path)
-    return float(df.at[video, "duration_s"]) if video in df.index else float("nan")
+    df = df[df["status"].isin(USABLE)]
+    in_shard = [shard_of(v, N_SHARDS) == int(shard) for v in df["video_id"]]
+    return df.loc[in_shard, "duration_s"].astype(float).tolist()
 
 
 def decode_resource(key):
-    return lambda wc: jobsize.decode_resources(_manifest_seconds(wc.split, wc.video))[
+    return lambda wc: jobsize.decode_resources(_shard_durations(wc.split, wc.shard))[
         key
     ]
+
+
+def decode_ids(wildcards, input):
+    """The shard's video IDs, in the order of the decode job's input files (download_check has
+    run once the input is known)."""
+    return shard_videos(wildcards.split, wildcards.shard)
 
 
 def extract_resource(key):
     def get(wc, input):
         opts = config["extractors"][wc.extractor]
-        # the media are known once download_check has run; until then: None, the default size
-        media = getattr(input, "media", None)
-        size = (
-            sum(os.path.getsize(f) for f in media if os.path.exists(f))
-            if media
-            else None
-        )
+        # the decoded media's size once the shard is decoded; until then None, the default size
         return jobsize.extract_resources(
-            size,
+            media_bytes(input.decoded, opts["modality"]),
             opts,
             opts["modality"],
             config["decode"]["frame_size"],

@@ -112,16 +112,18 @@ rule dataset_report:
         "../workflow_scripts/dataset_report.py"
 
 
+# One job per (split, shard), the shard of the embedding files: one job per video would flood a
+# cluster's scheduler with thousands of sub-minute jobs (README: "Running on a SLURM cluster").
 rule decode:
     input:
-        video=checked_video_file,
+        videos=decode_inputs,
         labels=f"{R}/labels/{{split}}.parquet",
     output:
-        frames=f"{R}/decoded/{{split}}/{{video}}/frames.npy",
-        audio=f"{R}/decoded/{{split}}/{{video}}/audio.npy",
-        meta=f"{R}/decoded/{{split}}/{{video}}/meta.json",
+        directory(f"{R}/decoded/{{split}}/shard-{{shard}}"),
     log:
-        f"{R}/logs/decode/{{split}}/{{video}}.log",
+        f"{R}/logs/decode/{{split}}/shard-{{shard}}.log",
+    benchmark:
+        f"{R}/benchmarks/decode/{{split}}/shard-{{shard}}.tsv"
     conda:
         ENV
     threads: 1
@@ -129,6 +131,7 @@ rule decode:
         mem_mb=decode_resource("mem_mb"),
         runtime=decode_resource("runtime"),
     params:
+        videos=decode_ids,
         decode=config["decode"],
     script:
         "../workflow_scripts/decode.py"

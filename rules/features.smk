@@ -3,7 +3,7 @@
 
 rule extract:
     input:
-        unpack(extract_inputs),
+        decoded=lambda wc: decoded_shard(wc.split, wc.shard),
     output:
         f"{R}/features/{{extractor}}/{{split}}/shard-{{shard}}.parquet",
     log:

@@ -18,7 +18,9 @@ import yaml
 
 import badmedia
 from eevflow.demo import DemoSpec, generate_demo
+from eevflow.decoded_shard import video_files
 from eevflow.labels import TIMESTAMP_HEADER, read_labels
+from eevflow.shards import shard_of
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
@@ -158,7 +160,8 @@ def test_good_videos_are_scored_and_the_no_audio_video_is_predicted(messy):
     for model in ("visual", "audio", "av", "ens"):
         pred = pd.read_parquet(work / "results" / "predictions" / model / "test.parquet")
         assert "bad_no_audio" in set(pred["video_id"])
-    audio = np.load(work / "results" / "decoded" / "test" / "bad_no_audio" / "audio.npy")
+    shard = work / "results" / "decoded" / "test" / f"shard-{shard_of('bad_no_audio', 1):03d}"
+    audio = np.load(video_files(shard, "bad_no_audio")["audio"])
     assert len(audio) > 0 and not audio.any()  # it heard silence
 
 
@@ -183,4 +186,4 @@ def test_submission_covers_every_test_row_in_order(messy):
 def test_nothing_escaped_the_results_and_videos_directories(messy):
     work, _, _ = messy
     assert not (work / "escape").exists() and not (work / "data" / "escape").exists()
-    assert not list(work.glob("results/decoded/*/escape*"))
+    assert not list(work.glob("results/decoded/**/escape*"))

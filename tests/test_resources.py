@@ -15,6 +15,17 @@ def test_decode_grows_with_duration_and_covers_the_measured_peak():
     assert decode_resources(float("nan")) == decode_resources(600)  # unknown: 10 minutes
 
 
+def test_a_decode_shard_asks_for_its_longest_video_memory_and_its_total_time():
+    shard = decode_resources([30, 600, 120, float("nan")])
+    assert shard["mem_mb"] == decode_resources(600)["mem_mb"]  # one video at a time
+    assert shard["runtime"] == 5 + -(-(30 + 600 + 120 + 600) // (4 * 60))
+    assert shard["runtime"] > decode_resources(600)["runtime"]
+    # 100 EEV videos of 4.2 min: under 2 hours asked for, at least twice the 28 s per 10 min measured
+    eev = decode_resources([252] * 100)
+    assert 100 * 252 * 28 / 600 / 60 * 2 < eev["runtime"] < 120
+    assert decode_resources([]) == {"mem_mb": 600, "runtime": 5}
+
+
 def test_extract_from_input_size():
     effnet = {"backend": "efficientnet_lite0"}
     one_hour_frames = 6 * 3600 * 3 * 224**2

@@ -18,7 +18,8 @@ import pytest
 import torch
 import yaml
 
-from eevflow.shards import shard_metadata
+from eevflow.decoded_shard import read_index, video_files
+from eevflow.shards import shard_metadata, shard_of
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
@@ -80,9 +81,16 @@ def test_every_stage_writes_its_outputs(run):
         manifest = pd.read_parquet(res / "manifest" / f"{split}.parquet")
         assert len(manifest) == n and (manifest["status"] == "ok").all()
         assert manifest["has_audio"].all() and (manifest["duration_s"] >= 11.5).all()
-        for vid in manifest["video_id"]:
-            frames = res / "decoded" / split / vid / "frames.npy"
-            assert frames.exists() and (res / "decoded" / split / vid / "audio.npy").exists()
+        # one decode folder per shard, holding exactly the shard's videos
+        decoded = {}
+        for shard in range(cfg["n_shards"]):
+            folder = res / "decoded" / split / f"shard-{shard:03d}"
+            for vid in read_index(folder):
+                assert shard_of(vid, cfg["n_shards"]) == shard
+                files = video_files(folder, vid)
+                assert files["frames"].exists() and files["audio"].exists()
+                decoded[vid] = folder
+        assert sorted(decoded) == sorted(manifest["video_id"])
         rows = 0
         for ext, dim in (("effnet_lite0", 1280), ("logmel64", 64)):
             shards = sorted((res / "features" / ext / split).glob("shard-*.parquet"))

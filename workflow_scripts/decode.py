@@ -1,27 +1,34 @@
-"""Decode one video: frames at its label timestamps (224, square) and 16 kHz mono audio."""
+"""Decode the videos of one (split, shard): frames at their label timestamps (square) and 16 kHz
+mono audio, into one folder (eevflow.decoded_shard)."""
 
 import _paths  # noqa: F401  (makes eevflow importable)
 import logging
+import time
 
 import pandas as pd
 
-from eevflow.media import decode_video
+from eevflow.decoded_shard import decode_shard
 from eevflow.runtime import run_script
 
 
 def main(sm):
-    video = sm.wildcards.video
+    ids = list(sm.params.videos)
+    if len(ids) != len(sm.input.videos):
+        raise ValueError(f"{len(ids)} video IDs for {len(sm.input.videos)} video files")
     labels = pd.read_parquet(sm.input.labels, columns=["video_id", "timestamp_us"])
-    ts = labels.loc[labels["video_id"] == video, "timestamp_us"].to_numpy()
+    labels = labels[labels["video_id"].isin(ids)]
+    stamps = {v: g["timestamp_us"].to_numpy() for v, g in labels.groupby("video_id", sort=False)}
     d = sm.params.decode
-    info = decode_video(
-        video, sm.input.video, ts, sm.output.frames, sm.output.audio, sm.output.meta,
+    t0 = time.perf_counter()
+    infos = decode_shard(
+        sm.output[0], list(zip(ids, sm.input.videos)), stamps,
         frame_size=d["frame_size"], sample_rate=d["audio_sample_rate"],
         chunk_frames=d["chunk_frames"],
     )
+    rows = sum(len(i.timestamps_us) for i in infos)
     logging.info(
-        "%s: %d rows from %d frames at %.3f fps (%dx%d), %d audio samples",
-        video, len(ts), info.n_frames, info.fps, info.width, info.height, info.n_samples,
+        "split %s shard %s: %d videos, %d rows in %.1f s",
+        sm.wildcards.split, sm.wildcards.shard, len(infos), rows, time.perf_counter() - t0,
     )
 
 

@@ -5,7 +5,7 @@ import logging
 import time
 
 from eevflow.features import build_extractor
-from eevflow.media import load_decoded
+from eevflow.decoded_shard import iter_shard
 from eevflow.runtime import run_script
 from eevflow.shards import write_shard
 from eevflow.training import pick_device
@@ -16,13 +16,11 @@ def main(sm):
         sm.wildcards.extractor, sm.params.extractor,
         device=str(pick_device("auto")), threads=sm.threads,
     )
-    visual = ext.modality == "visual"
     t0, n_rows = time.perf_counter(), 0
 
     def videos():
         nonlocal n_rows
-        for media, meta in zip(sm.input.media, sm.input.meta):
-            video = load_decoded(meta, media if visual else None, None if visual else media)
+        for video in iter_shard(sm.input.decoded, ext.modality):
             emb = ext.embed(video)
             n_rows += len(emb)
             yield video.info.video_id, video.timestamps_us, emb
