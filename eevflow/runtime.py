@@ -1,4 +1,5 @@
-"""What every workflow script shares: logging to the job's log file and thread limits."""
+"""What every workflow script shares: logging to the job's log file, and the job's CPU threads and
+GPUs as its rule declared them (``threads:``, ``resources: gpu``)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def run_script(snakemake, main: Callable) -> None:
         force=True,
     )
     limit_threads(int(getattr(snakemake, "threads", 1) or 1))
+    limit_gpus(_gpu_resource(snakemake))
     try:
         main(snakemake)
     except Exception:
@@ -40,3 +42,29 @@ def limit_threads(n: int) -> None:
         torch.set_num_threads(n)
     except ImportError:  # pragma: no cover
         pass
+
+
+def _gpu_resource(snakemake) -> int:
+    resources = getattr(snakemake, "resources", None)
+    try:
+        return int(getattr(resources, "gpu", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def limit_gpus(n: int) -> None:
+    """Use the GPUs the job was given, never more.
+
+    A job given no GPU (``gpu: 0``: decoding, log-mel, the CPU-side rules) sees none, so
+    TensorFlow cannot take a card's memory from a training job next to it. A job given GPUs keeps
+    the ``CUDA_VISIBLE_DEVICES`` its scheduler set (SLURM sets it to the allocated cards); run
+    locally with it unset, the job uses the first card, and the default profile's global
+    ``gpu=1`` keeps a second GPU job from running beside it. Must run before CUDA is initialised
+    (importing torch does not initialise it).
+    """
+    if n <= 0:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    logging.getLogger("eevflow").info(
+        "job resources: gpu=%d, CUDA_VISIBLE_DEVICES=%r",
+        n, os.environ.get("CUDA_VISIBLE_DEVICES"),
+    )

@@ -44,6 +44,7 @@ rule predict:
     resources:
         mem_mb=6000,
         runtime=60,
+        gpu=1,
     params:
         features=lambda wc: config["variants"][wc.variant]["features"],
         targets=config["targets"],

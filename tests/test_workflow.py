@@ -130,6 +130,18 @@ def test_every_stage_writes_its_outputs(run):
     assert not list(res.rglob(".*.tmp-*"))  # no leftovers of atomic writes
 
 
+def test_each_job_saw_only_the_gpus_its_rule_asked_for(run):
+    """The logs of real jobs: decode and logmel extraction (gpu 0) saw no GPU; EfficientNet
+    extraction and training (gpu 1) kept what they were given."""
+    workdir, cfg = run
+    logs = workdir / "results" / "logs"
+    for log in [*logs.glob("decode/*/shard-*.log"), *logs.glob("extract/logmel64/*/*.log")]:
+        assert "job resources: gpu=0, CUDA_VISIBLE_DEVICES=''" in log.read_text(), log
+    for log in [*logs.glob("extract/effnet_lite0/*/*.log"), *logs.glob("train/*.log")]:
+        assert "job resources: gpu=1," in log.read_text(), log
+    assert len(list(logs.glob("decode/*/shard-*.log"))) == 3 * cfg["n_shards"]
+
+
 def test_model_learns_the_planted_signal_and_the_control_does_not(run):
     workdir, _ = run
     scores = pd.read_csv(workdir / "results" / "scores" / "scores.csv")
