@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from eevflow.download import InvalidVideoId, validate_local_id
 from eevflow.io import write_json
 from eevflow.media import DECODE_ERRORS, Decoded, DecodeInfo, decode_video, load_decoded
 
@@ -40,8 +41,10 @@ class DecodeError(RuntimeError):
 
 def video_files(shard_dir: str | os.PathLike, video_id: str) -> dict[str, Path]:
     """Paths of one video's decoded files inside a shard folder."""
-    if not video_id or video_id in (".", "..") or "/" in video_id or os.sep in video_id:
-        raise ValueError(f"not a video ID that can name a folder: {video_id!r}")
+    try:
+        validate_local_id(video_id)
+    except InvalidVideoId as exc:
+        raise ValueError(f"not a video ID that can name a folder: {video_id!r}") from exc
     base = Path(shard_dir) / video_id
     return {kind: base / name for kind, name in FILES.items()}
 

@@ -82,7 +82,8 @@ def download_check_videos(wildcards):
 
 @functools.lru_cache(maxsize=16)
 def _read_manifest(path, mtime_ns):
-    """A manifest, read once per version of the file (input functions ask for it per video)."""
+    """A manifest, read once per version of the file (input functions and resources ask for
+    it once per shard)."""
     df = pd.read_parquet(path)
     df.index = df["video_id"].to_numpy()
     return df
@@ -96,21 +97,16 @@ def manifest_rows(split):
     return read_manifest(checkpoints.download_check.get(split=split).output.manifest)
 
 
-def ok_videos(split):
-    """Videos that go on to decoding: status ok, and no_audio unless probe.no_audio is exclude."""
-    df = manifest_rows(split)
-    return df.loc[df["status"].isin(USABLE), "video_id"].tolist()
-
-
-def shard_videos(split, shard):
-    """The usable videos of one (split, shard), in manifest order."""
-    return [v for v in ok_videos(split) if shard_of(v, N_SHARDS) == int(shard)]
+def shard_rows(manifest, shard):
+    """The manifest rows that go on to decoding in one shard: status ok, and no_audio unless
+    probe.no_audio is exclude; in manifest order."""
+    in_shard = [shard_of(v, N_SHARDS) == int(shard) for v in manifest["video_id"]]
+    return manifest[manifest["status"].isin(USABLE).to_numpy() & in_shard]
 
 
 def decode_inputs(wildcards):
     """The files download_check probed (or downloaded) for the shard's videos."""
-    df = manifest_rows(wildcards.split)
-    return [df.at[v, "path"] for v in shard_videos(wildcards.split, wildcards.shard)]
+    return shard_rows(manifest_rows(wildcards.split), wildcards.shard)["path"].tolist()
 
 
 def decoded_shard(split, shard):
@@ -163,10 +159,7 @@ def _shard_durations(split, shard):
     path = f"{R}/manifest/{split}.parquet"
     if not os.path.exists(path):
         return [float("nan")]
-    df = read_manifest(path)
-    df = df[df["status"].isin(USABLE)]
-    in_shard = [shard_of(v, N_SHARDS) == int(shard) for v in df["video_id"]]
-    return df.loc[in_shard, "duration_s"].astype(float).tolist()
+    return shard_rows(read_manifest(path), shard)["duration_s"].astype(float).tolist()
 
 
 def decode_resource(key):
@@ -178,7 +171,8 @@ def decode_resource(key):
 def decode_ids(wildcards, input):
     """The shard's video IDs, in the order of the decode job's input files (download_check has
     run once the input is known)."""
-    return shard_videos(wildcards.split, wildcards.shard)
+    rows = shard_rows(manifest_rows(wildcards.split), wildcards.shard)
+    return rows["video_id"].tolist()
 
 
 def extract_resource(key):
