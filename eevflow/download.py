@@ -59,14 +59,23 @@ def validate_local_id(value: object) -> str:
 
 
 def video_path(videos_dir: str | os.PathLike[str], video_id: str, ext: str = ".mp4") -> str:
-    """The path of ``<videos_dir>/<video_id><ext>``, checked to stay inside ``videos_dir``.
+    """The path of ``<videos_dir>/<video_id><ext>``, checked to name an entry of ``videos_dir``.
 
-    ``videos_dir`` itself may be a symlink; the check compares resolved paths.
+    Only the ID (see :func:`validate_local_id`) and the entry's own location are checked:
+    ``<video_id><ext>`` must be a single file name, and the directory that holds it must resolve
+    to ``videos_dir`` (which may itself be a symlink). The entry itself may be a symlink to
+    anywhere (a dataset folder of links into a shared store); it is not resolved here.
     """
     validate_local_id(video_id)
-    path = os.path.join(videos_dir, video_id + ext)
+    name = video_id + ext
+    if os.path.basename(name) != name or (os.altsep and os.altsep in name):
+        raise InvalidVideoId(
+            f"video ID {_shown(video_id)} with extension {ext!r} is not a file name in "
+            f"{str(videos_dir)!r}"
+        )
+    path = os.path.join(videos_dir, name)
     root = os.path.realpath(videos_dir)
-    if os.path.commonpath([root, os.path.realpath(path)]) != root:
+    if os.path.realpath(os.path.dirname(path)) != root:  # the link's location, not its target
         raise InvalidVideoId(f"video ID {_shown(video_id)} resolves outside {str(videos_dir)!r}")
     return path
 

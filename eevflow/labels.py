@@ -9,7 +9,9 @@ marked ``detected = False`` here rather than dropped, so that every consumer dec
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import os
 import re
 from pathlib import Path
@@ -22,6 +24,7 @@ import pyarrow.csv as pacsv
 ID_COLUMNS = ("YouTube ID", "Video ID")
 TIMESTAMP_HEADER = "Timestamp (milliseconds)"  # the released files' header; the values are in µs
 UNDETECTED_SUM = 1e-6  # the winner's code: a row whose scores sum to <= this is "no detection"
+HEADER_MAX_BYTES = 1 << 20  # a header row longer than this is not an EEV CSV header
 
 
 class LabelFileError(ValueError):
@@ -38,25 +41,140 @@ def _first_bad_line(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0]) + 2
 
 
-def read_video_ids(path: str | os.PathLike) -> list[str]:
-    """The distinct video IDs of a label file, in order of first appearance (reads column 0 only)."""
+def _header_row_end(head: bytes, start: int) -> tuple[int, int] | None:
+    """Where the CSV row that begins at ``head[start]`` ends and the next one begins, honouring
+    quoted fields (which may hold ',', '"' doubled, and line ends); LF, CRLF and CR all end it.
+    None if ``head`` holds no line end outside quotes."""
+    field_start, unquoted, quoted, quote_in_quoted = range(4)
+    state = field_start
+    for i in range(start, len(head)):
+        c = head[i]
+        if state == quoted:
+            if c == 0x22:  # '"': closes the field, or starts an escaped '""'
+                state = quote_in_quoted
+            continue
+        if c in (0x0A, 0x0D):  # '\n', '\r'
+            return i, i + 2 if head[i : i + 2] == b"\r\n" else i + 1
+        if c == 0x2C:  # ','
+            state = field_start
+        elif c == 0x22 and state in (field_start, quote_in_quoted):
+            state = quoted
+        else:
+            state = unquoted
+    return None
+
+
+def _read_header(path: str | os.PathLike) -> tuple[list[str], int]:
+    """The header's column names (see :func:`read_header`) and the byte offset of the first data
+    row, so that a reader can start there with the names given explicitly."""
     path = Path(path)
-    if not path.is_file():
-        raise LabelFileError(path, "file not found")
-    with open(path, encoding="utf-8") as fh:
-        id_column = next(csv.reader(fh), [""])[0].strip()  # quoted headers too
-    if id_column not in ID_COLUMNS:
-        raise LabelFileError(path, f"column 0 must be one of {list(ID_COLUMNS)}", line=1)
     try:
-        table = pacsv.read_csv(
-            path,
-            convert_options=pacsv.ConvertOptions(
-                include_columns=[id_column], column_types={id_column: pa.string()}
-            ),
+        with open(path, "rb") as fh:
+            head = fh.read(HEADER_MAX_BYTES + 2)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise LabelFileError(path, "file not found") from None
+    start = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
+    found = _header_row_end(head, start)
+    if found is None:
+        if len(head) > HEADER_MAX_BYTES:
+            raise LabelFileError(
+                path, f"no line end in the first {HEADER_MAX_BYTES} bytes: not a CSV header", 1
+            )
+        found = len(head), len(head)  # a header row and no data
+    end, data_offset = found
+    try:
+        text = head[start:end].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LabelFileError(path, f"header is not UTF-8 text ({exc})", line=1) from None
+    try:
+        fields = next(csv.reader(io.StringIO(text, newline="")), [])
+    except csv.Error as exc:
+        raise LabelFileError(path, f"unreadable header ({exc})", line=1) from None
+    return [f.strip() for f in fields], data_offset
+
+
+def read_header(path: str | os.PathLike) -> list[str]:
+    """The column names of a label CSV's header row, as every reader here sees them.
+
+    UTF-8 with or without a byte order mark; LF, CRLF or CR line ends; fields quoted or not
+    (quoted ones may hold ',' and line ends); whitespace around each name is dropped.
+    """
+    return _read_header(path)[0]
+
+
+def check_id_column(path: str | os.PathLike, header: list[str]) -> str:
+    """Column 0's name if it is one of :data:`ID_COLUMNS`, else :class:`LabelFileError` quoting
+    (with repr, so that stray characters show) what the header holds."""
+    found = repr(header[0]) if header else "an empty header"
+    if not header or header[0] not in ID_COLUMNS:
+        raise LabelFileError(
+            path, f"column 0 must be one of {list(ID_COLUMNS)}, found {found}", line=1
         )
+    return header[0]
+
+
+def read_video_ids(path: str | os.PathLike) -> list[str]:
+    """The distinct video IDs of a label file, in order of first appearance.
+
+    Fast on big files: pyarrow reads only column 0, from the first data row on, with the
+    column names of :func:`read_header` given explicitly (so a BOM or an odd header cannot make
+    it disagree with :func:`read_labels`).
+    """
+    path = Path(path)
+    header, data_offset = _read_header(path)
+    check_id_column(path, header)
+    names = [f"column_{i}" for i in range(len(header))]
+    try:
+        with pa.OSFile(str(path)) as fh:
+            if data_offset >= fh.size():
+                return []
+            fh.seek(data_offset)
+            table = pacsv.read_csv(
+                fh,
+                read_options=pacsv.ReadOptions(column_names=names),
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=names[:1], column_types={names[0]: pa.string()}
+                ),
+            )
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        if "Empty CSV file" in str(exc):  # only blank lines after the header
+            return []
         raise LabelFileError(path, f"not a readable EEV CSV ({exc})") from None
     return list(pd.unique(table.column(0).to_numpy(zero_copy_only=False)))
+
+
+def read_label_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """Every column of a label (or predictions) CSV, unvalidated: the column names are those of
+    :func:`read_header`, column 0 is str (``NA`` and the like stay strings; an empty field is
+    NaN). Raises :class:`LabelFileError` for a missing file, a wrong column 0 and a row with more
+    fields than the header, naming the line."""
+    path = Path(path)
+    header = read_header(path)
+    check_id_column(path, header)
+    try:
+        df = pd.read_csv(
+            path, dtype={0: str}, keep_default_na=False, na_values=[""], encoding="utf-8-sig"
+        )
+    except FileNotFoundError:
+        raise LabelFileError(path, "file not found") from None
+    except pd.errors.ParserError as exc:
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if found:
+            want, line, saw = (int(v) for v in found.groups())
+            raise LabelFileError(path, f"{saw} fields, the header has {want}", line=line) from None
+        raise LabelFileError(path, f"not a readable EEV CSV ({exc})") from None
+    except (pd.errors.EmptyDataError, ValueError) as exc:
+        raise LabelFileError(path, f"not a readable EEV CSV ({exc})") from None
+    if not isinstance(df.index, pd.RangeIndex):
+        # pandas takes the leading fields as the index when the first data row is longer
+        saw = len(header) + df.index.nlevels
+        raise LabelFileError(path, f"{saw} fields, the header has {len(header)}", line=2)
+    if len(df.columns) != len(header):
+        raise LabelFileError(
+            path, f"{len(df.columns)} columns read, the header row has {len(header)}", line=1
+        )
+    df.columns = header
+    return df
 
 
 def read_labels(
@@ -70,23 +188,8 @@ def read_labels(
     Raises :class:`LabelFileError` naming the file, the line and the problem.
     """
     path = Path(path)
-    try:
-        df = pd.read_csv(path, dtype={0: str}, keep_default_na=False, na_values=[""])
-    except FileNotFoundError:
-        raise LabelFileError(path, "file not found") from None
-    except pd.errors.ParserError as exc:
-        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
-        if found:
-            want, line, saw = (int(v) for v in found.groups())
-            raise LabelFileError(path, f"{saw} fields, the header has {want}", line=line) from None
-        raise LabelFileError(path, f"not a readable EEV CSV ({exc})") from None
-    except (pd.errors.EmptyDataError, ValueError) as exc:
-        raise LabelFileError(path, f"not a readable EEV CSV ({exc})") from None
+    df = read_label_csv(path)
     cols = list(df.columns)
-    if not cols or cols[0] not in ID_COLUMNS:
-        raise LabelFileError(
-            path, f"column 0 must be one of {list(ID_COLUMNS)}, found {cols[:1]}", line=1
-        )
     n_scores = len(cols) - 2
     if n_scores == 0 and not require_scores:
         has_scores = False
@@ -95,7 +198,7 @@ def read_labels(
     else:
         want = f"2 + {len(targets)} targets" + ("" if require_scores else " or 2 (no scores)")
         raise LabelFileError(path, f"expected {want} columns, found {len(cols)}", line=1)
-    if has_scores and [c.strip() for c in cols[2:]] != list(targets):
+    if has_scores and cols[2:] != list(targets):
         raise LabelFileError(
             path, f"score columns {cols[2:]} do not match the configured targets {targets}", line=1
         )
@@ -131,6 +234,8 @@ def read_labels(
 
 def _check_order(path, df: pd.DataFrame) -> None:
     """Each video's rows contiguous, timestamps strictly increasing within a video."""
+    if df.empty:  # a header and no rows: nothing to order (read_video_ids gives [])
+        return
     vid = df["video_id"].to_numpy()
     ts = df["timestamp_us"].to_numpy()
     starts = np.r_[True, vid[1:] != vid[:-1]]

@@ -30,12 +30,27 @@ def usable_statuses(no_audio: str = "silence") -> tuple[str, ...]:
 
 
 def find_video(videos_dir: str, video_id: str, extensions: list[str]) -> str | None:
-    """The video's file: ``<videos_dir>/<id><ext>`` for the first extension that exists."""
+    """The video's file: ``<videos_dir>/<id><ext>`` for the first extension that exists.
+
+    The path is returned as named, also when it is a symlink (to anywhere) to a file; a dangling
+    symlink is no file (see :func:`dangling_links`)."""
     for ext in extensions:
         path = video_path(videos_dir, video_id, ext)
         if os.path.isfile(path):
             return path
     return None
+
+
+def dangling_links(videos_dir: str, video_id: str, extensions: list[str]) -> list[str]:
+    """``'<link> -> <target>'`` for each ``<videos_dir>/<id><ext>`` that is a symlink to no file
+    (a missing target, a directory, or a loop), so that a missing video says why."""
+    found = []
+    for ext in extensions:
+        path = video_path(videos_dir, video_id, ext)
+        if os.path.islink(path) and not os.path.isfile(path):
+            target, end = os.readlink(path), os.path.realpath(path)
+            found.append(f"{path} -> {target}" + (f" (= {end})" if end != target else ""))
+    return found
 
 
 def read_video_list(path: str) -> list[str]:
@@ -89,9 +104,12 @@ def _check_one(vid, videos_dir, extensions, sample_rate, min_duration_s, video_l
         path, source = got.path, "download"
     if path is None:
         names = "|".join(extensions)
+        links = dangling_links(videos_dir, vid, extensions)
+        dangling = f" ({'; '.join(links)}: dangling symlink, no file there)" if links else ""
         return excluded(
             "missing",
-            f"no file {vid}{{{names}}} in {videos_dir}; downloading is off (download.enabled)",
+            f"no file {vid}{{{names}}} in {videos_dir}{dangling}; downloading is off "
+            "(download.enabled)",
         )
     return probe(vid, path, sample_rate, min_duration_s=min_duration_s), source
 

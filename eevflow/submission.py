@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from eevflow.io import atomic_path, write_json
-from eevflow.labels import TIMESTAMP_HEADER, predictions_table
+from eevflow.labels import TIMESTAMP_HEADER, LabelFileError, predictions_table, read_label_csv
 
 
 class SubmissionError(ValueError):
@@ -66,7 +66,10 @@ def fill_missing(
 
 def validate_submission(path: str | os.PathLike, test_rows: pd.DataFrame, targets: list[str]):
     """Read a written submission back and check it row for row against the test CSV's rows."""
-    sub = pd.read_csv(path, dtype={0: str})
+    try:
+        sub = read_label_csv(path)  # the label files' reader: same header rules, IDs kept as str
+    except LabelFileError as exc:
+        raise SubmissionError(str(exc)) from None
     want_header = [sub.columns[0], TIMESTAMP_HEADER, *targets]
     if list(sub.columns) != want_header or sub.columns[0] not in ("Video ID", "YouTube ID"):
         raise SubmissionError(f"{path}: header {list(sub.columns)} is not {want_header}")

@@ -93,12 +93,14 @@ def test_video_path_symlinked_dir_is_allowed(tmp_path):
     assert video_path(link, "clip_001") == os.path.join(link, "clip_001.mp4")
 
 
-def test_video_path_rejects_file_symlink_outside(tmp_path):
+def test_video_path_accepts_file_symlink_outside(tmp_path):
+    """Only the link's own location is checked; its target may be anywhere (test_symlinks.py)."""
     videos = tmp_path / "videos"
     videos.mkdir()
     (videos / "clip_001.mp4").symlink_to(tmp_path / "elsewhere.mp4")
-    with pytest.raises(InvalidVideoId, match="outside"):
-        video_path(videos, "clip_001")
+    assert video_path(videos, "clip_001") == os.path.join(videos, "clip_001.mp4")
+    with pytest.raises(InvalidVideoId):
+        video_path(videos, "../clip_001")
 
 
 @pytest.mark.parametrize(
@@ -320,3 +322,39 @@ def test_download_check_downloads_probes_and_records_failures(server, tmp_path):
     requests.clear()
     df = check_videos(["Missing0000"], str(tmp_path), [".mp4"])
     assert df["status"].tolist() == ["missing"] and requests == []
+
+
+def test_fetch_replaces_a_symlink_never_writes_through_it(server, tmp_path):
+    """A link in the videos directory (dangling, or into a shared store) is replaced as a
+    directory entry by os.replace: nothing is written at or next to its target."""
+    root, template, _ = server
+    store, dest = tmp_path / "store", tmp_path / "videos"
+    store.mkdir()
+    dest.mkdir()
+    (store / "shared.mp4").write_bytes(b"shared copy")
+    (dest / f"{VID}.mp4").symlink_to(store / "shared.mp4")
+    (dest / "RateLimit01.mp4").symlink_to(store / "gone.mp4")  # dangling
+    downloader = Downloader(dest, _opts(template))
+    for vid in (VID, "RateLimit01"):
+        result = downloader.fetch(vid)
+        assert result.status == "downloaded", result.reason
+        assert not os.path.islink(result.path)
+        assert open(result.path, "rb").read() == (root / f"{vid}.mp4").read_bytes()
+    assert sorted(os.listdir(store)) == ["shared.mp4"]
+    assert (store / "shared.mp4").read_bytes() == b"shared copy"
+
+
+def test_download_check_leaves_a_live_symlink_alone(server, tmp_path):
+    """A link to a file counts as present: no request, the store's file is probed in place."""
+    from eevflow.manifest import check_videos
+
+    root, template, requests = server
+    store, dest = tmp_path / "store", tmp_path / "videos"
+    store.mkdir()
+    dest.mkdir()
+    shutil.copyfile(root / f"{VID}.mp4", store / "shared.mp4")
+    (dest / f"{VID}.mp4").symlink_to(store / "shared.mp4")
+    df = check_videos([VID], str(dest), [".mp4"], download=_opts(template))
+    assert df["status"].tolist() == ["ok"] and df["source"].tolist() == ["local"]
+    assert df["path"].tolist() == [os.path.join(dest, f"{VID}.mp4")]
+    assert requests == [] and os.path.islink(dest / f"{VID}.mp4")
