@@ -58,8 +58,11 @@ def grid_search_weights(
     step: float = 0.1,
     policy: str = "minus_one",
     ignore_undetected: bool = True,
+    unscorable: str = "exclude",
 ) -> tuple[dict[str, float], list[dict]]:
     """Weights on the simplex grid that maximise validation M_rho; returns them and every trial.
+    Validation M_rho is scored as in the score table: ``policy``, ``ignore_undetected`` and
+    ``unscorable`` (see :func:`eevflow.report.score_predictions`).
 
     Ties go to the first weight vector in grid order, so the choice is deterministic.
     """
@@ -70,7 +73,9 @@ def grid_search_weights(
     for w in simplex_grid(len(names), step):
         weights = dict(zip(names, w))
         pred = weighted_average(members, weights, targets)
-        m = score_predictions(truth, pred, targets, policy, ignore_undetected)["m_rho"]
+        m = score_predictions(
+            truth, pred, targets, policy, ignore_undetected, unscorable=unscorable
+        )["m_rho"]
         trials.append({"weights": weights, "val_m_rho": m})
         if best is None or m > best["val_m_rho"]:
             best = trials[-1]

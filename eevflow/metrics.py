@@ -38,7 +38,8 @@ around 0 is not. The policies (``POLICIES``):
                  pairs are all skipped is excluded from the mean over videos.
 
 ``n_constant_pairs`` counts the constant pairs whatever the policy (for ``"epsilon"``, those that
-would be constant). r is clipped to [-1, 1], as ``scipy.stats.pearsonr`` does.
+would be constant), but not those of the unscorable videos that ``unscorable="exclude"`` leaves
+out (below). r is clipped to [-1, 1], as ``scipy.stats.pearsonr`` does.
 
 Undetected rows
 ---------------
@@ -46,6 +47,30 @@ A truth row whose targets sum to ``<= 1e-6`` means "no face detected". ``ignore_
 (the default of :func:`score`, per the EEV README) drops those rows before scoring. A video left
 with fewer than 2 rows has all its pairs constant. A row whose truth is NaN is never undetected:
 NaN/inf in the scored rows, or in the predictions of dropped rows, raises ``ValueError``.
+
+Unscorable videos
+-----------------
+A video's *scorable rows* are its rows, less its undetected rows when ``ignore_undetected``. A
+video with fewer than 2 scorable rows is *unscorable*: no Pearson r exists for any of its targets,
+whatever the predictions. The undetected rule is per row (all targets together), so a video's
+scorable rows are the same for every target and a (video, target) pair is unscorable exactly when
+its video is: unscorable is a property of the video, decided by the truth alone. A pair whose truth
+is constant over 2 or more scorable rows is not unscorable; it is a constant pair (policy above).
+
+``unscorable`` (an option of :func:`score`, ``UNSCORABLE``) says what such a video scores:
+
+``"exclude"``          (default) its row of ``per_video`` is nan and it is left out of ``m_rho``,
+                       ``per_target``, ``n_videos``, ``n_constant_pairs`` and ``n_rows_used``: the
+                       result equals, bitwise, that of the input without these videos.
+``"constant_policy"``  its pairs are constant pairs and score by the constant policy: -1 on every
+                       target with ``"minus_one"`` (the winner's code, literally), 0 with
+                       ``"epsilon"``; ``"skip"`` skips them, which leaves the video out too.
+
+Either way ``n_unscorable_videos`` counts these videos and ``unscorable_videos`` names each with
+its reason ("1 label row", "all 12 rows undetected", "1 scorable row of 5 (4 undetected)", "1 label
+row, undetected"). Such a video scores the same whatever the prediction (constant_policy: ``c`` =
+-1 or 0 each), so with ``k`` of ``N`` videos unscorable ``M_policy = ((N - k) M_exclude + k c) / N``
+for every model scored on the same rows: the option does not change a ranking of models.
 """
 
 from __future__ import annotations
@@ -58,10 +83,12 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["POLICIES", "ScoreResult", "score", "pearson_per_video", "ccc_per_target",
-           "CONSTANT_RTOL", "EPSILON", "UNDETECTED_MAX_SUM"]  # fmt: skip
+__all__ = ["POLICIES", "UNSCORABLE", "ScoreResult", "score", "pearson_per_video",
+           "ccc_per_target", "CONSTANT_RTOL", "EPSILON", "UNDETECTED_MAX_SUM"]  # fmt: skip
 
 POLICIES = ("minus_one", "epsilon", "skip")
+#: what an unscorable video (fewer than 2 scorable rows) scores; see the module docstring.
+UNSCORABLE = ("exclude", "constant_policy")
 #: variance <= CONSTANT_RTOL * mean(x**2) counts as constant (std <= 1e-6 * rms).
 CONSTANT_RTOL = 1e-12
 #: added to the denominator of every pair by the "epsilon" policy (second team's code).
@@ -77,8 +104,12 @@ class ScoreResult:
     """Result of :func:`score`.
 
     ``per_video``: one row per video (``video_ids``, order of first appearance), nan where a pair
-    was skipped. ``n_videos``: videos averaged into ``m_rho`` (all but those with every pair
-    skipped). ``n_rows_used``: rows scored.
+    was skipped or its video excluded as unscorable. ``n_videos``: videos averaged into ``m_rho``
+    (all but those with every pair skipped or excluded). ``n_rows_used``: rows scored.
+    ``n_constant_pairs``: constant pairs of the videos scored (with ``unscorable="exclude"`` the
+    unscorable videos' pairs are not counted). ``n_unscorable_videos``: videos with fewer than 2
+    scorable rows, whatever the option; ``unscorable_videos``: their ids -> reason, in order of
+    appearance; ``unscorable``: the option applied to them.
     """
 
     m_rho: float
@@ -89,6 +120,9 @@ class ScoreResult:
     n_videos: int
     n_rows_used: int
     policy: str
+    n_unscorable_videos: int
+    unscorable_videos: dict
+    unscorable: str
 
 
 def _as_2d(name: str, a) -> np.ndarray:
@@ -218,12 +252,13 @@ def _constant(n_used: np.ndarray, mean: np.ndarray, ss: np.ndarray) -> np.ndarra
 
 
 def _pearson(video_ids, y_true, y_pred, policy: str, drop_undetected: bool):
-    """``(unique ids, r (nv, T), n_constant_pairs, n_rows_used)``."""
+    """``(unique ids, r (nv, T), constant (nv, T) bool, scorable rows (nv,), rows (nv,))``."""
     if policy not in POLICIES:
         allowed = ", ".join(map(repr, POLICIES))
         raise ValueError(f"unknown policy {policy!r}; allowed values: {allowed}")
     uniq, starts, yt, yp = _prepare(video_ids, y_true, y_pred)
     n_used, mx, my, sxx, syy, sxy = _moments(starts, yt, yp, drop_undetected)
+    n_rows = np.diff(np.append(starts, yt.shape[0]))
     const = _constant(n_used, mx, sxx) | _constant(n_used, my, syy)
     with np.errstate(divide="ignore", invalid="ignore"):
         if policy == "epsilon":
@@ -231,7 +266,23 @@ def _pearson(video_ids, y_true, y_pred, policy: str, drop_undetected: bool):
         else:
             r = sxy / np.sqrt(sxx * syy)
             r[const] = -1.0 if policy == "minus_one" else np.nan
-    return uniq, np.clip(r, -1.0, 1.0, out=r), int(const.sum()), int(n_used.sum())
+    return uniq, np.clip(r, -1.0, 1.0, out=r), const, n_used, n_rows
+
+
+def _unscorable_reasons(uniq, n_used: np.ndarray, n_rows: np.ndarray) -> dict:
+    """Video id -> why it has fewer than 2 scorable rows, for each such video (in order)."""
+    out = {}
+    for j in np.flatnonzero(n_used < 2).tolist():
+        used, total = int(n_used[j]), int(n_rows[j])
+        if total == 1:
+            why = "1 label row" if used else "1 label row, undetected"
+        elif used == 0:
+            why = f"all {total} rows undetected"
+        else:
+            why = f"1 scorable row of {total} ({total - 1} undetected)"
+        vid = uniq[j]
+        out[vid.item() if hasattr(vid, "item") else vid] = why
+    return out
 
 
 def _nanmean(a: np.ndarray, axis: int) -> np.ndarray:
@@ -251,15 +302,30 @@ def pearson_per_video(
     (``"minus_one"``), nan (``"skip"``) or the epsilon formula's value (``"epsilon"``).
     By default every row is used (``ignore_undetected=False``); :func:`score` drops undetected rows.
     """
-    _, r, n_const, _ = _pearson(video_ids, y_true, y_pred, policy, ignore_undetected)
-    return r, n_const
+    _, r, const, _, _ = _pearson(video_ids, y_true, y_pred, policy, ignore_undetected)
+    return r, int(const.sum())
 
 
 def score(
-    video_ids, y_true, y_pred, policy: str = "minus_one", ignore_undetected: bool = True
+    video_ids,
+    y_true,
+    y_pred,
+    policy: str = "minus_one",
+    ignore_undetected: bool = True,
+    *,
+    unscorable: str = "exclude",
 ) -> ScoreResult:
-    """M_rho (paper Eq. 2-3), with a constant-vector ``policy`` and the undetected-row option."""
-    uniq, r, n_const, n_rows = _pearson(video_ids, y_true, y_pred, policy, ignore_undetected)
+    """M_rho (paper Eq. 2-3), with a constant-vector ``policy``, the undetected-row option and what
+    ``unscorable`` videos (fewer than 2 scorable rows) score (see the module docstring)."""
+    if unscorable not in UNSCORABLE:
+        allowed = ", ".join(map(repr, UNSCORABLE))
+        raise ValueError(f"unknown unscorable option {unscorable!r}; allowed values: {allowed}")
+    uniq, r, const, n_used, n_rows = _pearson(
+        video_ids, y_true, y_pred, policy, ignore_undetected
+    )
+    lacking = n_used < 2
+    scored = ~lacking if unscorable == "exclude" else np.ones_like(lacking)
+    r[~scored] = np.nan
     video_mean = _nanmean(r, axis=1)
     included = ~np.isnan(video_mean)  # "skip": videos with every pair skipped are left out
     n_videos = int(included.sum())
@@ -268,10 +334,13 @@ def score(
         per_video=r,
         video_ids=uniq,
         per_target=_nanmean(r, axis=0),
-        n_constant_pairs=n_const,
+        n_constant_pairs=int(const[scored].sum()),
         n_videos=n_videos,
-        n_rows_used=n_rows,
+        n_rows_used=int(n_used[scored].sum()),
         policy=policy,
+        n_unscorable_videos=int(lacking.sum()),
+        unscorable_videos=_unscorable_reasons(uniq, n_used, n_rows),
+        unscorable=unscorable,
     )
 
 

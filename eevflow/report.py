@@ -16,15 +16,21 @@ def score_predictions(
     targets: list[str],
     policy: str,
     ignore_undetected: bool,
+    unscorable: str = "exclude",
 ) -> dict:
     """Score one model on one split. Truth rows without a prediction are not scored; their videos
-    are counted as ``n_videos_unscored``."""
+    are counted as ``n_videos_unscored``. Videos with fewer than 2 scorable rows (truth rows with a
+    prediction, less the undetected ones when ``ignore_undetected``) are treated as ``unscorable``
+    says (:mod:`eevflow.metrics`), counted as ``n_unscorable_videos`` and named, with their reason,
+    in ``unscorable_videos`` (video id -> reason, the row's one non-scalar entry: not a column)."""
     merged = truth[KEYS + targets].merge(
         pred[KEYS + targets], on=KEYS, how="inner", suffixes=("", "__pred")
     )
     y = merged[targets].to_numpy(np.float64)
     p = merged[[f"{t}__pred" for t in targets]].to_numpy(np.float64)
-    res = metrics.score(merged["video_id"].to_numpy(), y, p, policy, ignore_undetected)
+    res = metrics.score(
+        merged["video_id"].to_numpy(), y, p, policy, ignore_undetected, unscorable=unscorable
+    )
     ccc = metrics.ccc_per_target(merged["video_id"].to_numpy(), y, p, ignore_undetected)
     row = {
         "m_rho": res.m_rho,
@@ -33,6 +39,8 @@ def score_predictions(
         "n_videos_unscored": int(truth["video_id"].nunique() - merged["video_id"].nunique()),
         "n_rows": res.n_rows_used,
         "n_constant_pairs": res.n_constant_pairs,
+        "n_unscorable_videos": res.n_unscorable_videos,
+        "unscorable_videos": dict(res.unscorable_videos),
     }
     row.update({f"r_{t}": float(v) for t, v in zip(targets, res.per_target)})
     return row
@@ -65,8 +73,53 @@ def describe_model(
     }
 
 
-def markdown(table: pd.DataFrame, targets: list[str], excluded: dict[str, dict[str, int]]) -> str:
-    """Paper-style Markdown: one row per model, M_rho per split, then per-target Pearson."""
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def unscorable_section(unscorable: dict[str, dict[str, dict]], scoring: dict) -> list[str]:
+    """Markdown lines naming every unscorable video per split (``unscorable``: split -> model ->
+    {video id: reason}), its reason, the models it was unscorable for and the option applied."""
+    option, policy = scoring["unscorable"], scoring["constant_policy"]
+    if option == "exclude":
+        applied = "left out of M_rho, the per-expression r and the video counts"
+    else:
+        value = {"minus_one": "r = -1 on every expression (the winner's code)",
+                 "epsilon": "r = 0 on every expression", "skip": "skipped, so left out too"}
+        applied = f"scored by `scoring.constant_policy: {policy}`: {value[policy]}"
+    undetected = ", less the undetected ones" if scoring["ignore_undetected"] else ""
+    lines = [
+        "",
+        "## Unscorable videos (fewer than 2 scorable rows)",
+        "",
+        f"Scorable rows: a video's truth rows with a prediction{undetected}. Pearson's r exists",
+        f"for none of such a video's expressions; `scoring.unscorable: {option}`: {applied}.",
+        "",
+    ]
+    rows = []
+    for split, by_model in unscorable.items():
+        seen: dict[tuple, list[str]] = {}
+        for model, videos in by_model.items():
+            for vid, why in videos.items():
+                seen.setdefault((vid, why), []).append(model)
+        for (vid, why), models in seen.items():
+            who = "all" if len(models) == len(by_model) else ", ".join(models)
+            rows.append(f"| {split} | {_cell(vid)} | {_cell(why)} | {_cell(who)} |")
+    if not rows:
+        return lines + ["None."]
+    return lines + ["| split | video | reason | models |", "|---|---|---|---|", *rows]
+
+
+def markdown(
+    table: pd.DataFrame,
+    targets: list[str],
+    excluded: dict[str, dict[str, int]],
+    unscorable: dict[str, dict[str, dict]],
+    scoring: dict,
+) -> str:
+    """Paper-style Markdown: one row per model, M_rho per split, then per-target Pearson, the
+    unscorable videos (``unscorable``: split -> model -> {video id: reason}) and the videos not
+    ``ok`` in download_check."""
     splits = [s for s in ("val", "test") if s in set(table["split"])]
     wide = table.pivot(index="model", columns="split", values="m_rho")
     first = table.drop_duplicates("model").set_index("model")
@@ -89,12 +142,14 @@ def markdown(table: pd.DataFrame, targets: list[str], excluded: dict[str, dict[s
             "",
             f"## Per-expression Pearson's r ({split})",
             "",
-            "| model | " + " | ".join(targets) + " | videos | constant pairs |",
-            "|---|" + "---|" * (len(targets) + 2),
+            "| model | " + " | ".join(targets) + " | videos | constant pairs | unscorable |",
+            "|---|" + "---|" * (len(targets) + 3),
         ]
         for model, r in sub.iterrows():
             vals = " | ".join(f"{r[f'r_{t}']:.3f}" for t in targets)
-            lines.append(f"| {model} | {vals} | {r['n_videos']} | {r['n_constant_pairs']} |")
+            counts = f"{r['n_videos']} | {r['n_constant_pairs']} | {r['n_unscorable_videos']}"
+            lines.append(f"| {model} | {vals} | {counts} |")
+    lines += unscorable_section(unscorable, scoring)
     lines += [
         "",
         "## Videos not `ok` in download_check",

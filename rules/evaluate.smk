@@ -41,6 +41,7 @@ rule score:
     output:
         csv=f"{R}/scores/scores.csv",
         md=f"{R}/scores/scores.md",
+        unscorable=f"{R}/scores/unscorable.json",
     log:
         f"{R}/logs/score.log",
     conda:

@@ -26,7 +26,9 @@ def test_shipped_configs_are_valid(cfg):
 def test_defaults_are_filled(cfg):
     del cfg["scoring"], cfg["decode"]
     out = validate_config(cfg, SCHEMA)
-    assert out["scoring"] == {"constant_policy": "minus_one", "ignore_undetected": True}
+    assert out["scoring"] == {
+        "constant_policy": "minus_one", "ignore_undetected": True, "unscorable": "exclude",
+    }
     assert out["decode"]["audio_sample_rate"] == 16000
 
 
@@ -35,6 +37,9 @@ def test_defaults_are_filled(cfg):
     [
         (lambda c: c["extractors"]["logmel64"].update(n_melz=3), "extractors.logmel64: unknown key"),
         (lambda c: c["scoring"].update(constant_policy="zero"), "allowed values: ['minus_one'"),
+        (lambda c: c["scoring"].update(unscorable="minus_one"),
+         "scoring.unscorable: 'minus_one' is not allowed; allowed values: ['exclude', "
+         "'constant_policy']"),
         (lambda c: c.update(bogus=1), "(top level): unknown key(s) 'bogus'"),
         (lambda c: c["training_defaults"].update(epochs="many"), "training_defaults.epochs"),
         (lambda c: c["variants"]["tcn_pe_av"].update(features=["nope"]),

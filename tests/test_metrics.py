@@ -10,7 +10,9 @@ import pytest
 import scipy.stats
 
 from eevflow import metrics
-from eevflow.metrics import POLICIES, ScoreResult, ccc_per_target, pearson_per_video, score
+from eevflow.metrics import (
+    POLICIES, UNSCORABLE, ScoreResult, ccc_per_target, pearson_per_video, score,
+)  # fmt: skip
 
 N_TARGETS = 15
 
@@ -80,21 +82,24 @@ def is_constant(v: np.ndarray) -> bool:
     return var <= 1e-12 * float(np.mean(v * v))
 
 
-def hand_pearson(ids, y_true, y_pred, policy, ignore_undetected):
-    """(per_video r, n_constant, video order, n_rows_used) by explicit loops."""
+def hand_pearson(ids, y_true, y_pred, policy, ignore_undetected, per_video_counts=False):
+    """(per_video r, n_constant, video order, n_rows_used) by explicit loops; with
+    ``per_video_counts`` n_constant and n_rows_used are lists, one entry per video."""
     order = list(dict.fromkeys(ids.tolist()))
     keep_row = np.ones(ids.shape[0], dtype=bool)
     if ignore_undetected:
         keep_row = ~(y_true.sum(axis=1) <= 1e-6)
     per_video = np.empty((len(order), y_true.shape[1]))
-    n_const = 0
+    n_const, n_used = [], []
     for j, vid in enumerate(order):
         sel = (ids == vid) & keep_row
+        n_const.append(0)
+        n_used.append(int(sel.sum()))
         for c in range(y_true.shape[1]):
             x = y_true[sel, c]
             y = y_pred[sel, c]
             const = x.shape[0] < 2 or is_constant(x) or is_constant(y)
-            n_const += const
+            n_const[-1] += const
             if policy == "epsilon":
                 if x.shape[0] == 0:
                     r = 0.0
@@ -111,7 +116,20 @@ def hand_pearson(ids, y_true, y_pred, policy, ignore_undetected):
             else:
                 r = scipy.stats.pearsonr(x, y)[0]
             per_video[j, c] = r
-    return per_video, n_const, order, int(keep_row.sum())
+    if per_video_counts:
+        return per_video, n_const, order, n_used
+    return per_video, sum(n_const), order, int(keep_row.sum())
+
+
+def hand_unscorable(ids, y_true, ignore_undetected):
+    """{video: (scorable rows, rows)} of the videos with fewer than 2 scorable rows, by a loop."""
+    out = {}
+    for vid in dict.fromkeys(ids.tolist()):
+        rows = [i for i in range(ids.shape[0]) if ids[i] == vid]
+        scorable = [i for i in rows if not (ignore_undetected and y_true[i].sum() <= 1e-6)]
+        if len(scorable) < 2:
+            out[vid] = (len(scorable), len(rows))
+    return out
 
 
 def hand_m_rho(per_video):
@@ -127,16 +145,31 @@ def hand_m_rho(per_video):
 # agreement with the loop, for every policy
 
 
+@pytest.mark.parametrize("unscorable", UNSCORABLE)
 @pytest.mark.parametrize("ignore_undetected", [True, False])
 @pytest.mark.parametrize("policy", POLICIES)
-def test_score_matches_scipy_loop(policy, ignore_undetected):
+def test_score_matches_scipy_loop(policy, ignore_undetected, unscorable):
     ids, yt, yp, _ = make_data(seed=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scipy's near-constant warnings in the reference
-        ref, ref_const, order, ref_rows = hand_pearson(ids, yt, yp, policy, ignore_undetected)
-    res = score(ids, yt, yp, policy=policy, ignore_undetected=ignore_undetected)
+        ref, consts, order, used = hand_pearson(
+            ids, yt, yp, policy, ignore_undetected, per_video_counts=True
+        )
+    lacking = hand_unscorable(ids, yt, ignore_undetected)
+    all_const = sum(consts)
+    if unscorable == "exclude":  # the loop's rows of the unscorable videos are left out
+        drop = [order.index(v) for v in lacking]
+        ref[drop] = np.nan
+        consts = [c for j, c in enumerate(consts) if j not in drop]
+        used = [u for j, u in enumerate(used) if j not in drop]
+    ref_const, ref_rows = sum(consts), sum(used)
+    res = score(
+        ids, yt, yp, policy=policy, ignore_undetected=ignore_undetected, unscorable=unscorable
+    )
     assert isinstance(res, ScoreResult)
-    assert res.policy == policy
+    assert res.policy == policy and res.unscorable == unscorable
+    assert res.n_unscorable_videos == len(lacking) > 0
+    assert list(res.unscorable_videos) == list(lacking)
     assert res.video_ids.tolist() == order
     np.testing.assert_array_equal(np.isnan(res.per_video), np.isnan(ref))
     np.testing.assert_allclose(res.per_video, ref, rtol=0, atol=1e-10, equal_nan=True)
@@ -148,28 +181,37 @@ def test_score_matches_scipy_loop(policy, ignore_undetected):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         np.testing.assert_allclose(res.per_target, np.nanmean(ref, axis=0), atol=1e-10)
-    # pearson_per_video is the same core
+    # pearson_per_video is the same core (it applies the constant policy to every video)
     r, n_const = pearson_per_video(ids, yt, yp, policy=policy, ignore_undetected=ignore_undetected)
-    np.testing.assert_array_equal(r, res.per_video)
-    assert n_const == ref_const
+    if unscorable == "constant_policy":
+        np.testing.assert_array_equal(r, res.per_video)
+    else:
+        kept = [j for j, v in enumerate(order) if v not in lacking]
+        np.testing.assert_array_equal(r[kept], res.per_video[kept])
+    assert n_const == all_const
 
 
 def test_constant_pair_count_is_exact():
     """Count the injected constant pairs by hand (ignore_undetected=True)."""
     ids, yt, yp, info = make_data(seed=2)
-    res = score(ids, yt, yp, policy="minus_one")
+    res = score(ids, yt, yp, policy="minus_one", unscorable="constant_policy")
     # zeta t2, mu t5, omega t0, delta t7, gamma t9 -> 5 pairs;
     # alpha (1 row left) and theta (1 row left) -> 2 * 15 pairs;
     # beta (1 row) -> 15 pairs
     assert res.n_constant_pairs == 5 + 3 * N_TARGETS
+    # excluded, the unscorable videos (alpha, theta, beta) are not counted
+    assert score(ids, yt, yp, policy="minus_one").n_constant_pairs == 5
     # the 1e-3 relative variation is not constant
     eps_row = res.video_ids.tolist().index("eps")
     assert -1 < res.per_video[eps_row, 4] < 1
     # when undetected rows are kept, alpha and theta have all their rows (zeroed truth rows mixed
     # with random rows are not constant) and zeta's truth target 2 is no longer constant (its
     # zeroed rows are back); beta still has 1 row
-    res_all = score(ids, yt, yp, policy="minus_one", ignore_undetected=False)
+    res_all = score(
+        ids, yt, yp, policy="minus_one", ignore_undetected=False, unscorable="constant_policy"
+    )
     assert res_all.n_constant_pairs == 4 + N_TARGETS
+    assert score(ids, yt, yp, ignore_undetected=False).n_constant_pairs == 4
 
 
 def test_skip_policy_excludes_videos_with_all_pairs_skipped():
@@ -213,8 +255,12 @@ def test_ignore_undetected_true_vs_false():
     ids, yt, yp, info = make_data(seed=5)
     on = score(ids, yt, yp, ignore_undetected=True)
     off = score(ids, yt, yp, ignore_undetected=False)
-    assert off.n_rows_used == ids.shape[0]
-    assert on.n_rows_used == ids.shape[0] - info["undetected"].shape[0]
+    n_all, n_und = ids.shape[0], info["undetected"].shape[0]
+    # excluded unscorable videos' rows are not scored: beta's 1 row; alpha's and theta's last
+    assert off.n_rows_used == n_all - 1 and on.n_rows_used == n_all - n_und - 3
+    literal = {"unscorable": "constant_policy"}
+    assert score(ids, yt, yp, ignore_undetected=False, **literal).n_rows_used == n_all
+    assert score(ids, yt, yp, ignore_undetected=True, **literal).n_rows_used == n_all - n_und
     touched = set(ids[info["undetected"]].tolist())
     for j, vid in enumerate(on.video_ids.tolist()):
         if vid in touched:
@@ -238,14 +284,115 @@ def test_video_with_every_row_undetected():
     yt = rng.random((22, 4))
     yp = rng.random((22, 4))
     yt[:10] = 0.0  # video a: no face detected at all
+    ref = np.array([scipy.stats.pearsonr(yt[10:, c], yp[10:, c])[0] for c in range(4)])
     for policy, expected in (("minus_one", -1.0), ("epsilon", 0.0)):
-        res = score(ids, yt, yp, policy=policy)
+        res = score(ids, yt, yp, policy=policy, unscorable="constant_policy")
         np.testing.assert_array_equal(res.per_video[0], expected)
         assert res.n_constant_pairs == 4 and res.n_rows_used == 12 and res.n_videos == 2
-    res = score(ids, yt, yp, policy="skip")
+        if policy == "minus_one":  # (epsilon also shrinks b's r a little)
+            assert abs(res.m_rho - (expected + ref.mean()) / 2) < 1e-12
+        assert res.unscorable_videos == {"a": "all 10 rows undetected"}
+    for policy in POLICIES:  # excluded: b alone, whatever the policy
+        res = score(ids, yt, yp, policy=policy, unscorable="exclude")
+        assert np.isnan(res.per_video[0]).all() and res.n_videos == 1
+        assert res.n_constant_pairs == 0 and res.n_rows_used == 12
+        assert res.n_unscorable_videos == 1 and res.unscorable_videos == {
+            "a": "all 10 rows undetected"
+        }
+        if policy != "epsilon":
+            assert abs(res.m_rho - ref.mean()) < 1e-12
+    res = score(ids, yt, yp, policy="skip", unscorable="constant_policy")
     assert np.isnan(res.per_video[0]).all() and res.n_videos == 1
-    ref = np.array([scipy.stats.pearsonr(yt[10:, c], yp[10:, c])[0] for c in range(4)])
     assert abs(res.m_rho - ref.mean()) < 1e-12
+
+
+# --------------------------------------------------------------------------------------------
+# unscorable videos (fewer than 2 scorable rows)
+
+
+def test_unscorable_reasons_name_each_video():
+    rng = np.random.default_rng(20)
+    names = ["ok", "none", "single", "one_left", "lone_undetected", "two", "flat"]
+    lengths = [9, 12, 1, 5, 1, 2, 6]
+    ids = np.repeat(np.array(names), lengths)
+    start = dict(zip(names, np.concatenate(([0], np.cumsum(lengths)[:-1]))))
+    yt = rng.random((ids.shape[0], 3))
+    yp = rng.random((ids.shape[0], 3))
+    yt[start["none"] : start["none"] + 12] = 0.0  # every row undetected
+    yt[start["one_left"] : start["one_left"] + 4] = 0.0  # 4 of 5 undetected
+    yt[start["lone_undetected"]] = 0.0
+    yt[start["flat"] : start["flat"] + 6] = 0.3  # constant truth: constant pairs, not unscorable
+    for option in UNSCORABLE:
+        res = score(ids, yt, yp, unscorable=option)
+        assert res.unscorable_videos == {
+            "none": "all 12 rows undetected",
+            "single": "1 label row",
+            "one_left": "1 scorable row of 5 (4 undetected)",
+            "lone_undetected": "1 label row, undetected",
+        }
+        assert list(res.unscorable_videos) == ["none", "single", "one_left", "lone_undetected"]
+        assert res.n_unscorable_videos == 4
+        flat = names.index("flat")
+        np.testing.assert_array_equal(res.per_video[flat], -1.0)  # scored by the policy
+    excluded = score(ids, yt, yp)
+    assert excluded.n_videos == 3 and excluded.n_constant_pairs == 3  # ok, two, flat
+    # the undetected rows kept: only the 1-row videos are unscorable
+    kept = score(ids, yt, yp, ignore_undetected=False)
+    assert kept.unscorable_videos == {"single": "1 label row", "lone_undetected": "1 label row"}
+    # integer ids come back as Python ints
+    res = score(np.repeat([7, 3], [1, 4]), yt[:5], yp[:5])
+    assert res.unscorable_videos == {7: "1 label row"}
+    assert type(next(iter(res.unscorable_videos))) is int
+
+
+@pytest.mark.parametrize("ignore_undetected", [True, False])
+@pytest.mark.parametrize("policy", POLICIES)
+def test_excluding_unscorable_videos_equals_removing_them(policy, ignore_undetected, monkeypatch):
+    ids, yt, yp, _ = make_data(seed=21)
+    # one more unscorable video: every row undetected (only when undetected rows are ignored)
+    extra = np.flatnonzero(ids == "kappa")
+    yt[extra] = 0.0
+    lacking = hand_unscorable(ids, yt, ignore_undetected)
+    assert set(lacking) == ({"beta", "alpha", "theta", "kappa"} if ignore_undetected else {"beta"})
+    keep = ~np.isin(ids, list(lacking))
+    monkeypatch.setattr(metrics, "_BLOCK_ROWS", 64)  # several blocks, which differ between the two
+    res = score(ids, yt, yp, policy, ignore_undetected)
+    ref = score(ids[keep], yt[keep], yp[keep], policy, ignore_undetected)
+    assert ref.n_unscorable_videos == 0
+    assert res.m_rho == ref.m_rho  # bitwise
+    np.testing.assert_array_equal(res.per_target, ref.per_target)
+    order = res.video_ids.tolist()
+    rows = [order.index(v) for v in ref.video_ids.tolist()]
+    np.testing.assert_array_equal(res.per_video[rows], ref.per_video)
+    assert np.isnan(res.per_video[[order.index(v) for v in lacking]]).all()
+    assert (res.n_videos, res.n_constant_pairs, res.n_rows_used) == (
+        ref.n_videos, ref.n_constant_pairs, ref.n_rows_used
+    )
+    assert res.n_unscorable_videos == len(lacking)
+    assert set(res.unscorable_videos) == set(lacking)
+
+
+def test_constant_policy_option_is_the_literal_winner_rule():
+    """unscorable="constant_policy" with minus_one: each unscorable video scores -1 on every target
+    and weighs 1/N_v in M_rho, as the winner's code does; "exclude" differs by exactly that."""
+    ids, yt, yp, _ = make_data(seed=22)
+    literal = score(ids, yt, yp, "minus_one", unscorable="constant_policy")
+    excluded = score(ids, yt, yp, "minus_one")
+    order = literal.video_ids.tolist()
+    lacking = [order.index(v) for v in hand_unscorable(ids, yt, True)]
+    np.testing.assert_array_equal(literal.per_video[lacking], -1.0)
+    ok = np.setdiff1d(np.arange(len(order)), lacking)
+    np.testing.assert_array_equal(literal.per_video[ok], excluded.per_video[ok])
+    n, k = len(order), len(lacking)
+    assert literal.n_videos == n and excluded.n_videos == n - k
+    assert literal.m_rho == pytest.approx((excluded.m_rho * (n - k) - k) / n, abs=1e-12)
+    assert literal.m_rho < excluded.m_rho
+    # the literal option is the loop over every video with -1 for unscorable pairs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref, _, _, _ = hand_pearson(ids, yt, yp, "minus_one", True)
+    assert literal.m_rho == pytest.approx(np.mean(ref.mean(axis=1)), abs=1e-12)
+    np.testing.assert_allclose(literal.per_target, ref.mean(axis=0), atol=1e-10)
 
 
 # --------------------------------------------------------------------------------------------
@@ -321,10 +468,14 @@ def test_blocks_give_the_same_result(monkeypatch):
         assert res.n_constant_pairs == ref[c].n_constant_pairs
         assert res.n_rows_used == ref[c].n_rows_used
         assert res.video_ids.tolist() == ref[c].video_ids.tolist()
+        assert res.unscorable_videos == ref[c].unscorable_videos
     with pytest.raises(ValueError, match="contiguous"):
         score(np.concatenate([ids, ids[:1]]), np.vstack([yt, yt[:1]]), np.vstack([yp, yp[:1]]))
+    one = score(np.array(["a"]), yt[:1], yp[:1], unscorable="constant_policy")
+    assert one.n_constant_pairs == N_TARGETS and one.m_rho == -1.0
     one = score(np.array(["a"]), yt[:1], yp[:1])
-    assert one.n_constant_pairs == N_TARGETS
+    assert one.n_constant_pairs == 0 and one.n_videos == 0 and math.isnan(one.m_rho)
+    assert one.unscorable_videos == {"a": "1 label row, undetected"}  # zeta's first row
 
 
 def test_input_types():
@@ -365,6 +516,8 @@ def test_bad_inputs_raise():
     ids = np.repeat(["a", "b"], 3)
     with pytest.raises(ValueError, match="'minus_one', 'epsilon', 'skip'"):
         score(ids, y, y, policy="zero")
+    with pytest.raises(ValueError, match="unscorable option 'skip'.*'exclude', 'constant_policy'"):
+        score(ids, y, y, unscorable="skip")
     with pytest.raises(ValueError, match="shape mismatch"):
         score(ids, y, y[:, :2])
     with pytest.raises(ValueError, match="video_ids has 5 rows"):

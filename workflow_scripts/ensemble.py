@@ -24,6 +24,7 @@ def main(sm):
         weights, trials = grid_search_weights(
             val, pd.read_parquet(sm.input.val_labels), targets, spec["grid_step"],
             scoring["constant_policy"], scoring["ignore_undetected"],
+            unscorable=scoring["unscorable"],
         )
     else:
         total = sum(spec["members"].values())

@@ -1,4 +1,8 @@
-"""Score every variant and ensemble on val (and test when ground truth is given)."""
+"""Score every variant and ensemble on val (and test when ground truth is given).
+
+Writes the score table (csv), its Markdown report and, as JSON, the unscorable videos (fewer than
+2 scorable rows) of each split and model with their reasons and the ``scoring`` options applied.
+"""
 
 import _paths  # noqa: F401  (makes eevflow importable)
 import json
@@ -7,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from eevflow.io import atomic_path
+from eevflow.io import atomic_path, write_json
 from eevflow.report import describe_model, markdown, score_predictions
 from eevflow.runtime import run_script
 
@@ -22,6 +26,7 @@ def main(sm):
         Path(p).parent.name: json.loads(Path(p).read_text())["weights"] for p in sm.input.weights
     }
     rows = []
+    unscorable = {split: {} for split in sm.params.splits}  # split -> model -> {video: reason}
     for model in sm.params.models:
         info = describe_model(model, sm.params.variants, sm.params.ensembles, chosen)
         for split in sm.params.splits:
@@ -29,9 +34,16 @@ def main(sm):
             row = score_predictions(
                 truth[split], pd.read_parquet(path), targets,
                 scoring["constant_policy"], scoring["ignore_undetected"],
+                unscorable=scoring["unscorable"],
             )
+            unscorable[split][model] = row.pop("unscorable_videos")
             rows.append({"model": model, "split": split, **info, **row})
             logging.info("%s %s: M_rho %.4f", model, split, row["m_rho"])
+            if row["n_unscorable_videos"]:
+                logging.warning(
+                    "%s %s: %d unscorable video(s) (%s): %s", model, split,
+                    row["n_unscorable_videos"], scoring["unscorable"], unscorable[split][model],
+                )
     table = pd.DataFrame(rows)
     excluded = {}
     for path in sm.input.manifests:
@@ -40,10 +52,20 @@ def main(sm):
         excluded[split] = {k: int(v) for k, v in m["status"].value_counts().items() if k != "ok"}
     table["constant_policy"] = scoring["constant_policy"]
     table["ignore_undetected"] = scoring["ignore_undetected"]
+    table["unscorable"] = scoring["unscorable"]
     with atomic_path(sm.output.csv) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6f")
+    write_json(
+        {
+            "unscorable": scoring["unscorable"],
+            "constant_policy": scoring["constant_policy"],
+            "ignore_undetected": scoring["ignore_undetected"],
+            "videos": unscorable,
+        },
+        sm.output.unscorable,
+    )
     with atomic_path(sm.output.md) as tmp:
-        tmp.write_text(markdown(table, targets, excluded))
+        tmp.write_text(markdown(table, targets, excluded, unscorable, scoring))
 
 
 run_script(snakemake, main)  # noqa: F821
