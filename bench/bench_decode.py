@@ -77,7 +77,7 @@ def make_video(path: Path, seconds: float, size: tuple[int, int], fps: int) -> N
 
 
 def child_decord(video: str, out_dir: str, seconds: float) -> dict:
-    from eevflow.media import decode_video
+    from eevflow.decoding import decode_video
 
     ts = (np.arange(int(seconds * 6)) * 1e6 / 6).round().astype(np.int64)
     d = Path(out_dir)
@@ -87,7 +87,7 @@ def child_decord(video: str, out_dir: str, seconds: float) -> dict:
 
 
 def child_ffmpeg(video: str, out_dir: str, seconds: float, size: tuple[int, int]) -> dict:
-    from eevflow.media import letterbox_shape
+    from eevflow.decoding import letterbox_shape
 
     new_w, new_h = letterbox_shape(*size, 224)
     vf = f"fps=6,scale={new_w}:{new_h},pad=224:224:(ow-iw)/2:(oh-ih)/2"

@@ -28,7 +28,7 @@ def _frames(path: str | None, n: int) -> tuple[np.ndarray, str]:
     if found:
         return np.load(found[0], mmap_mode="r")[:n], found[0]
     from eevflow.demo import DemoSpec, demo_video_ids, generate_video
-    from eevflow.media import decode_video
+    from eevflow.decoding import decode_video
 
     tmp = tempfile.mkdtemp()
     spec = DemoSpec(n_train=1, n_val=1, n_test=1, min_seconds=40, max_seconds=40)

@@ -7,7 +7,7 @@ workflow decodes the videos of a shard together, the same shard the embedding Pa
 
     <shard dir>/<video id>/frames.npy   (rows, S, S, 3) uint8
     <shard dir>/<video id>/audio.npy    (samples,) float32
-    <shard dir>/<video id>/meta.json    eevflow.media.DecodeInfo
+    <shard dir>/<video id>/meta.json    eevflow.decoding.DecodeInfo
     <shard dir>/index.json              the videos in order, written last
 
 ``index.json`` is written only after every video is decoded, so a folder without it is not a
@@ -27,16 +27,13 @@ import numpy as np
 
 from eevflow.download import InvalidVideoId, validate_local_id
 from eevflow.io import write_json
-from eevflow.media import DECODE_ERRORS, Decoded, DecodeInfo, decode_video, load_decoded
+from eevflow.decoding import DecodeError, Decoded, DecodeInfo, decode_video, load_decoded
+from eevflow.media import DECODE_ERRORS
 
 INDEX = "index.json"
 FILES = {"frames": "frames.npy", "audio": "audio.npy", "meta": "meta.json"}
 
 log = logging.getLogger(__name__)
-
-
-class DecodeError(RuntimeError):
-    """A video that passed the download-check probe failed to decode."""
 
 
 def video_files(shard_dir: str | os.PathLike, video_id: str) -> dict[str, Path]:
@@ -56,6 +53,8 @@ def decode_shard(
     frame_size: int = 224,
     sample_rate: int = 16000,
     chunk_frames: int = 64,
+    backend: str = "pyav",
+    threads: int = 1,
 ) -> list[DecodeInfo]:
     """Decode ``videos`` ((video ID, file) pairs, in order) at their label ``timestamps_us``.
 
@@ -77,20 +76,21 @@ def decode_shard(
             info = decode_video(
                 video_id, path, timestamps_us[video_id], files["frames"], files["audio"],
                 files["meta"], frame_size=frame_size, sample_rate=sample_rate,
-                chunk_frames=chunk_frames,
+                chunk_frames=chunk_frames, backend=backend, threads=threads,
             )
         except DECODE_ERRORS as exc:
             raise DecodeError(f"{video_id} ({path}): decode failed: {exc}") from exc
         log.info(
-            "%s: %d rows from %d frames at %.3f fps (%dx%d), %d audio samples (%s)",
+            "%s: %d rows from %d frames at %.3f fps (%dx%d, %s), %d audio samples (%s, %d padded)",
             video_id, len(info.timestamps_us), info.n_frames, info.fps, info.width,
-            info.height, info.n_samples, info.audio_source,
+            info.height, info.decoder, info.n_samples, info.audio_source,
+            info.audio_padded_samples,
         )
         infos.append(info)
     index = {
         "videos": [
             {"video_id": i.video_id, "rows": len(i.timestamps_us),
-             "audio_source": i.audio_source}
+             "audio_source": i.audio_source, "decoder": i.decoder}
             for i in infos
         ],
         "frame_size": frame_size,

@@ -1,19 +1,26 @@
 """The download-check manifest: one row per listed video with its status and the reason.
 
-Statuses: ``ok``; ``no_audio`` (usable for its frames; the audio extractors hear silence unless
-``probe.no_audio: exclude``); and the excluded ones: ``invalid_id`` (the ID cannot name a file or
-a YouTube video), ``not_in_video_list``, ``missing`` (no file and downloading is off),
-``download_failed``, ``corrupt`` and ``too_short``. Nothing is dropped silently: every label-file
-video has a row, and :func:`dataset_report` also lists the videos that are in the video list or
-the videos directory but in no label file.
+Statuses (``eevflow.media`` says how each is measured): ``ok``; ``no_audio`` (usable for its
+frames; the audio extractors hear silence unless ``probe.no_audio: exclude``); ``audio_short`` (a
+healthy audio track that ends early: decoded padded with silence unless ``probe.short_audio:
+exclude``); and the excluded ones: ``invalid_id`` (the ID cannot name a file or a YouTube video),
+``not_in_video_list``, ``missing`` (no file and downloading is off), ``download_failed``,
+``corrupt``, ``unsupported_codec``, ``too_short`` and ``labels_past_end`` (label rows after the
+video's end, with ``probe.labels_past_end: exclude``). Every row also counts its label rows and
+those after the video's end (``rows``, ``rows_past_end``) and says which frame path will decode
+it (``decoder``). Nothing is dropped silently: every label-file video has a row, and
+:func:`dataset_report` also lists the videos that are in the video list or the videos directory
+but in no label file.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from eevflow.download import Downloader, DownloadOptions, InvalidVideoId, video_path
@@ -21,12 +28,91 @@ from eevflow.media import ProbeResult, probe
 
 log = logging.getLogger(__name__)
 
-EXCLUDED = ("invalid_id", "not_in_video_list", "missing", "download_failed", "corrupt", "too_short")
+EXCLUDED = (
+    "invalid_id", "not_in_video_list", "missing", "download_failed", "corrupt",
+    "unsupported_codec", "too_short", "labels_past_end",
+)  # fmt: skip
+PAST_END_POLICIES = ("keep", "drop", "exclude")
 
 
-def usable_statuses(no_audio: str = "silence") -> tuple[str, ...]:
+@dataclass(frozen=True)
+class ProbeOptions:
+    """The config's ``probe`` block and the decode settings the probe needs."""
+
+    sample_rate: int = 16000
+    min_duration_s: float = 1.0
+    no_audio: str = "silence"
+    short_audio: str = "keep"
+    audio_tolerance_s: float = 0.5
+    audio_tolerance_frac: float = 0.05
+    labels_past_end: str = "keep"
+    labels_past_end_tolerance_s: float = 0.5
+    backend: str = "pyav"
+
+    def __post_init__(self) -> None:
+        if self.labels_past_end not in PAST_END_POLICIES:
+            raise ValueError(f"probe.labels_past_end must be one of {list(PAST_END_POLICIES)}, "
+                             f"not {self.labels_past_end!r}")
+
+    @classmethod
+    def from_config(cls, probe_cfg: Mapping[str, Any], decode_cfg: Mapping[str, Any]):
+        keys = set(cls.__dataclass_fields__) - {"sample_rate", "backend"}
+        return cls(
+            sample_rate=decode_cfg.get("audio_sample_rate", 16000),
+            backend=decode_cfg.get("backend", "pyav"),
+            **{k: v for k, v in probe_cfg.items() if k in keys},
+        )
+
+    @property
+    def usable(self) -> tuple[str, ...]:
+        return usable_statuses(self.no_audio, self.short_audio)
+
+
+def usable_statuses(no_audio: str = "silence", short_audio: str = "keep") -> tuple[str, ...]:
     """Statuses whose videos are decoded and predicted."""
-    return ("ok", "no_audio") if no_audio == "silence" else ("ok",)
+    return ("ok",) + (("no_audio",) if no_audio == "silence" else ()) + (
+        ("audio_short",) if short_audio == "keep" else ()
+    )
+
+
+def rows_past_end(timestamps_us: np.ndarray, duration_s: float, tolerance_s: float) -> int:
+    """Label rows more than ``tolerance_s`` after the end of the last frame."""
+    if not np.isfinite(duration_s):
+        return 0
+    return int((np.asarray(timestamps_us) / 1e6 > duration_s + tolerance_s).sum())
+
+
+def past_end_mask(
+    labels: pd.DataFrame, manifest: pd.DataFrame, tolerance_s: float
+) -> np.ndarray:
+    """True for the label rows (``video_id``, ``timestamp_us``) more than ``tolerance_s`` after
+    their video's end (the manifest's ``duration_s``; videos without one have none)."""
+    end = manifest.set_index("video_id")["duration_s"].astype(float)
+    limit = labels["video_id"].map(end).to_numpy(np.float64) + tolerance_s
+    with np.errstate(invalid="ignore"):
+        return labels["timestamp_us"].to_numpy() / 1e6 > limit  # nan limit: False
+
+
+def drop_past_end(
+    labels: pd.DataFrame, manifests: list[str], past_end: Mapping[str, Any], how: str
+) -> pd.DataFrame:
+    """Apply ``probe.labels_past_end: drop`` to label rows: ``how="unlabel"`` marks the rows
+    after their video's end as undetected (no label: left out of the loss, still predicted),
+    ``how="remove"`` removes them (not scored). Other policies return ``labels`` unchanged."""
+    if past_end["policy"] != "drop" or not manifests:
+        return labels
+    manifest = pd.concat([pd.read_parquet(p, columns=["video_id", "duration_s"])
+                          for p in manifests])
+    mask = past_end_mask(labels, manifest, past_end["tolerance_s"])
+    log.info("labels_past_end drop: %d of %d label rows after their video's end (%s)",
+             int(mask.sum()), len(labels), how)
+    if how == "remove":
+        return labels[~mask].reset_index(drop=True)
+    if how != "unlabel":
+        raise ValueError(f"how must be unlabel or remove, not {how!r}")
+    labels = labels.copy()
+    labels.loc[mask, "detected"] = False
+    return labels
 
 
 def find_video(videos_dir: str, video_id: str, extensions: list[str]) -> str | None:
@@ -64,27 +150,42 @@ def check_videos(
     video_ids: list[str],
     videos_dir: str,
     extensions: list[str],
-    sample_rate: int = 16000,
-    min_duration_s: float = 1.0,
+    options: ProbeOptions | None = None,
+    label_times: Mapping[str, np.ndarray] | None = None,
     video_list: set[str] | None = None,
     download: DownloadOptions | None = None,
 ) -> pd.DataFrame:
-    """Probe (downloading first, if enabled and absent) each video: the manifest of a split."""
+    """Probe (downloading first, if enabled and absent) each video: the manifest of a split.
+
+    ``label_times`` (video -> label timestamps in µs) counts each video's label rows and those
+    after its end; with ``probe.labels_past_end: exclude`` a video with any is excluded.
+    """
+    options = options or ProbeOptions()
     download = download or DownloadOptions()
     downloader = Downloader(videos_dir, download) if download.enabled else None
     rows = []
     for vid in video_ids:
-        result, source = _check_one(
-            str(vid), videos_dir, extensions, sample_rate, min_duration_s, video_list, downloader
-        )
-        rows.append({**asdict(result), "source": source})
+        vid = str(vid)
+        result, source = _check_one(vid, videos_dir, extensions, options, video_list, downloader)
+        times = np.asarray((label_times or {}).get(vid, []), dtype=np.int64)
+        past = rows_past_end(times, result.duration_s, options.labels_past_end_tolerance_s)
+        if past and options.labels_past_end == "exclude" and result.usable:
+            last = times.max() / 1e6
+            result.status, result.reason = "labels_past_end", (
+                f"{past} of {len(times)} label rows are after the video's end "
+                f"({result.duration_s:.2f} s; the last label is at {last:.2f} s)"
+            )
+        rows.append({**asdict(result), "source": source, "rows": len(times),
+                     "rows_past_end": past})
     df = pd.DataFrame(rows)
     if df.empty:
-        df = pd.DataFrame(columns=[*asdict(ProbeResult("", "", "", "")), "source"])
+        df = pd.DataFrame(
+            columns=[*asdict(ProbeResult("", "", "", "")), "source", "rows", "rows_past_end"]
+        )
     return df
 
 
-def _check_one(vid, videos_dir, extensions, sample_rate, min_duration_s, video_list, downloader):
+def _check_one(vid, videos_dir, extensions, options: ProbeOptions, video_list, downloader):
     """One manifest row and where its file came from (``local``, ``download`` or empty)."""
 
     def excluded(status: str, reason: str, source: str = "") -> tuple[ProbeResult, str]:
@@ -111,31 +212,54 @@ def _check_one(vid, videos_dir, extensions, sample_rate, min_duration_s, video_l
             f"no file {vid}{{{names}}} in {videos_dir}{dangling}; downloading is off "
             "(download.enabled)",
         )
-    return probe(vid, path, sample_rate, min_duration_s=min_duration_s), source
+    row = probe(
+        vid, path, options.sample_rate, min_duration_s=options.min_duration_s,
+        audio_tolerance_s=options.audio_tolerance_s,
+        audio_tolerance_frac=options.audio_tolerance_frac, backend=options.backend,
+    )
+    return row, source
 
 
 def dataset_report(
     manifests: dict[str, pd.DataFrame],
-    no_audio: str = "silence",
+    options: ProbeOptions | None = None,
     video_list: list[str] | None = None,
     videos_dir_ids: list[str] | None = None,
 ) -> dict:
-    """Counts per split and status, the excluded videos with reasons, and the mismatches between
-    the label files and the video list / the videos directory."""
-    usable = usable_statuses(no_audio)
+    """Counts per split and status, the excluded videos with reasons, the kept videos with a
+    quirk (no audio, short audio, label rows after the end), the frame path of each decoded video,
+    and the mismatches between the label files and the video list / the videos directory."""
+    options = options or ProbeOptions()
+    usable = options.usable
     labelled = {v for m in manifests.values() for v in m["video_id"]}
-    report: dict = {"splits": {}, "excluded": {}, "no_audio": {}}
+    report: dict = {"splits": {}, "excluded": {}, "no_audio": {}, "audio_short": {},
+                    "labels_past_end": {}, "policies": {
+                        "no_audio": options.no_audio, "short_audio": options.short_audio,
+                        "labels_past_end": options.labels_past_end,
+                        "labels_past_end_tolerance_s": options.labels_past_end_tolerance_s,
+                        "decode_backend": options.backend}}
     for split, m in manifests.items():
         counts = {k: int(v) for k, v in m["status"].value_counts().sort_index().items()}
+        used = m[m["status"].isin(usable)]
+        decoders = used["decoder"].value_counts().sort_index() if "decoder" in m else {}
         report["splits"][split] = {
             "listed": int(len(m)),
-            "used": int(m["status"].isin(usable).sum()),
+            "used": int(len(used)),
             "by_status": counts,
+            "by_decoder": {k: int(v) for k, v in dict(decoders).items()},
         }
         bad = m[~m["status"].isin(usable)]
         report["excluded"][split] = {r.video_id: f"{r.status}: {r.reason}" for r in bad.itertuples()}
-        silent = m[m["status"] == "no_audio"]
-        report["no_audio"][split] = sorted(silent["video_id"]) if no_audio == "silence" else []
+        report["no_audio"][split] = sorted(used.loc[used["status"] == "no_audio", "video_id"])
+        short = used[used["status"] == "audio_short"]
+        report["audio_short"][split] = {r.video_id: r.reason for r in short.itertuples()}
+        if "rows_past_end" in m:
+            past = used[used["rows_past_end"] > 0]
+            report["labels_past_end"][split] = {
+                r.video_id: {"rows_past_end": int(r.rows_past_end), "rows": int(r.rows),
+                             "duration_s": round(float(r.duration_s), 3)}
+                for r in past.itertuples()
+            }
     seen: dict[str, list[str]] = {}
     for split, m in manifests.items():
         for v in m["video_id"]:
@@ -148,11 +272,21 @@ def dataset_report(
     return report
 
 
+_PAST_END_WHAT = {
+    "keep": "decoded as the last frame and silence, trained on and scored",
+    "drop": "predicted, but neither trained on nor scored",
+    "exclude": "",
+}
+
+
 def report_markdown(report: dict) -> str:
-    lines = ["# Dataset check", "", "| split | listed | used | by status |", "|---|---|---|---|"]
+    lines = ["# Dataset check", "", "| split | listed | used | by status | decoded by |",
+             "|---|---|---|---|---|"]
     for split, s in report["splits"].items():
         by = ", ".join(f"{k} {v}" for k, v in s["by_status"].items())
-        lines.append(f"| {split} | {s['listed']} | {s['used']} | {by} |")
+        dec = ", ".join(f"{k} {v}" for k, v in s.get("by_decoder", {}).items())
+        lines.append(f"| {split} | {s['listed']} | {s['used']} | {by} | {dec} |")
+    pol = report.get("policies", {})
     for split, bad in report["excluded"].items():
         if bad:
             lines += ["", f"## Excluded from {split}", ""]
@@ -162,6 +296,18 @@ def report_markdown(report: dict) -> str:
             lines += ["", f"## {split}: no audio track (frames used, audio extractors hear silence)",
                       ""]
             lines += [f"- `{v}`" for v in vids]
+    for split, vids in report.get("audio_short", {}).items():
+        if vids:
+            lines += ["", f"## {split}: audio ends early (kept, padded with silence: "
+                      "probe.short_audio)", ""]
+            lines += [f"- `{v}`: {why}" for v, why in vids.items()]
+    for split, vids in report.get("labels_past_end", {}).items():
+        if vids:
+            policy = pol.get("labels_past_end", "keep")
+            lines += ["", f"## {split}: label rows after the video's end "
+                      f"(probe.labels_past_end: {policy}; {_PAST_END_WHAT.get(policy, '')})", ""]
+            lines += [f"- `{v}`: {d['rows_past_end']} of {d['rows']} rows after "
+                      f"{d['duration_s']:.2f} s" for v, d in vids.items()]
     for key, title in (
         ("in_several_splits", "Videos in more than one split"),
         ("video_list_not_in_labels", "In data.video_list but in no label file"),

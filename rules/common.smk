@@ -32,7 +32,7 @@ SHARDS = [f"{i:03d}" for i in range(N_SHARDS)]
 DEMO = config["demo"]["enabled"]
 HAS_TEST_TRUTH = bool(config["data"].get("test_ground_truth"))
 VIDEO_LIST = config["data"]["video_list"]
-USABLE = usable_statuses(config["probe"]["no_audio"])
+USABLE = usable_statuses(config["probe"]["no_audio"], config["probe"]["short_audio"])
 ENV = "../envs/eevflow.yaml"
 
 
@@ -98,8 +98,9 @@ def manifest_rows(split):
 
 
 def shard_rows(manifest, shard):
-    """The manifest rows that go on to decoding in one shard: status ok, and no_audio unless
-    probe.no_audio is exclude; in manifest order."""
+    """The manifest rows that go on to decoding in one shard: status ok, no_audio unless
+    probe.no_audio is exclude, audio_short unless probe.short_audio is exclude; in manifest
+    order."""
     in_shard = [shard_of(v, N_SHARDS) == int(shard) for v in manifest["video_id"]]
     return manifest[manifest["status"].isin(USABLE).to_numpy() & in_shard]
 
@@ -107,6 +108,20 @@ def shard_rows(manifest, shard):
 def decode_inputs(wildcards):
     """The files download_check probed (or downloaded) for the shard's videos."""
     return shard_rows(manifest_rows(wildcards.split), wildcards.shard)["path"].tolist()
+
+
+# probe.labels_past_end: drop: train, ensemble and score read the manifests to leave the label rows
+# after each video's end out of the loss and the scores (only then: no extra dependency otherwise).
+PAST_END = {
+    "policy": config["probe"]["labels_past_end"],
+    "tolerance_s": config["probe"]["labels_past_end_tolerance_s"],
+}
+
+
+def past_end_manifests(*splits):
+    if PAST_END["policy"] != "drop":
+        return []
+    return [f"{R}/manifest/{s}.parquet" for s in splits]
 
 
 def decoded_shard(split, shard):

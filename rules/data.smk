@@ -83,8 +83,8 @@ checkpoint download_check:
     params:
         videos_dir=config["data"]["videos_dir"],
         extensions=config["data"]["video_extensions"],
-        sample_rate=config["decode"]["audio_sample_rate"],
         probe=config["probe"],
+        decode={k: config["decode"][k] for k in ("audio_sample_rate", "backend")},
         download=config["download"],
     script:
         "../workflow_scripts/download_check.py"
@@ -105,9 +105,11 @@ rule dataset_report:
         mem_mb=2000,
         runtime=10,
     params:
+        splits=SPLITS,
         videos_dir=config["data"]["videos_dir"],
         extensions=config["data"]["video_extensions"],
-        no_audio=config["probe"]["no_audio"],
+        probe=config["probe"],
+        decode={k: config["decode"][k] for k in ("audio_sample_rate", "backend")},
     script:
         "../workflow_scripts/dataset_report.py"
 
@@ -126,7 +128,7 @@ rule decode:
         f"{R}/benchmarks/decode/{{split}}/shard-{{shard}}.tsv"
     conda:
         ENV
-    threads: 1
+    threads: config["decode"]["threads"]
     resources:
         mem_mb=decode_resource("mem_mb"),
         runtime=decode_resource("runtime"),

@@ -5,6 +5,7 @@ rule ensemble:
     input:
         unpack(ensemble_inputs),
         val_labels=f"{R}/labels/val.parquet",
+        past_end_manifests=past_end_manifests("val"),
     output:
         val=f"{R}/predictions/{{ensemble}}/val.parquet",
         test=f"{R}/predictions/{{ensemble}}/test.parquet",
@@ -20,6 +21,7 @@ rule ensemble:
         spec=lambda wc: config["ensembles"][wc.ensemble],
         targets=config["targets"],
         scoring=config["scoring"],
+        past_end=PAST_END,
     script:
         "../workflow_scripts/ensemble.py"
 
@@ -54,8 +56,10 @@ rule score:
         variants={v: eevconfig.variant_settings(config, v) for v in VARIANTS},
         ensembles=config["ensembles"],
         splits=score_splits(),
+        manifest_splits=SPLITS,
         targets=config["targets"],
         scoring=config["scoring"],
+        past_end=PAST_END,
     script:
         "../workflow_scripts/score.py"
 

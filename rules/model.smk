@@ -7,6 +7,7 @@ rule train:
         val_labels=f"{R}/labels/val.parquet",
         train_shards=lambda wc: variant_shards(wc.variant, ["train"]),
         val_shards=lambda wc: variant_shards(wc.variant, ["val"]),
+        past_end_manifests=past_end_manifests("train", "val"),
     output:
         model=f"{R}/models/{{variant}}/model.pt",
         history=f"{R}/models/{{variant}}/training.json",
@@ -25,6 +26,7 @@ rule train:
         settings=variant_settings,
         targets=config["targets"],
         constant_policy=config["scoring"]["constant_policy"],
+        past_end=PAST_END,
     script:
         "../workflow_scripts/train.py"
 

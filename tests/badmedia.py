@@ -146,7 +146,7 @@ def write_garbled_middle(path: Path) -> Expect:
     lo, hi = int(0.35 * len(data)), int(0.65 * len(data))
     data[lo:hi] = np.random.default_rng(0).integers(0, 256, hi - lo, dtype=np.uint8).tobytes()
     path.write_bytes(bytes(data))
-    return Expect("corrupt", "video frame 18 of 36 (at 1.50 s) does not decode")
+    return Expect("corrupt", "video frame at 1.50 s (of 3.00 s) does not decode")
 
 
 def write_empty(path: Path) -> Expect:
@@ -169,9 +169,9 @@ def write_audio_only(path: Path) -> Expect:
 
 
 def write_short_audio(path: Path) -> Expect:
-    """A 3 s video whose audio track is 1 s long (what a damaged audio track decodes to)."""
+    """A healthy 3 s video whose audio track is 1 s long (music that stops before the end)."""
     write_clip(path, audio_s=1.0)
-    return Expect("corrupt", "audio track is 1.0")
+    return Expect("audio_short", "audio track ends at 1.0")
 
 
 def write_no_audio(path: Path) -> Expect:

@@ -18,7 +18,7 @@ import pytest
 import badmedia
 from conftest import write_video
 from eevflow.features import build_extractor
-from eevflow.media import decode_video, load_decoded
+from eevflow.decoding import decode_video, load_decoded
 from eevflow.shards import write_shard
 from eevflow.training import load_split
 

@@ -126,7 +126,7 @@ def test_mismatched_state_dict_raises(tmp_path, damage):
 
 def test_extractor_backend(photos):
     from eevflow.features import build_extractor
-    from eevflow.media import DecodeInfo, Decoded
+    from eevflow.decoding import DecodeInfo, Decoded
 
     ext = build_extractor(
         "effnet",

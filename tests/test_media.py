@@ -3,7 +3,8 @@ import json
 import numpy as np
 
 from conftest import write_video
-from eevflow.media import decode_video, frame_indices, letterbox_shape, load_decoded, probe
+from eevflow.decoding import decode_video, frame_indices, letterbox_shape, load_decoded
+from eevflow.media import probe
 
 
 def test_probe_ok_missing_empty_no_audio_and_garbage(tmp_path, small_video):

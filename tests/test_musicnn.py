@@ -25,7 +25,7 @@ from eevflow.features.musicnn_tagger import (  # noqa: E402
     log_mel,
     row_patches,
 )
-from eevflow.media import decode_video, load_decoded  # noqa: E402
+from eevflow.decoding import decode_video, load_decoded  # noqa: E402
 
 SR = 16000
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import badmedia
-from eevflow.media import DECODABLE, decode_video, load_decoded, probe
+from eevflow.decoding import decode_video, load_decoded
+from eevflow.media import DECODABLE, probe
 
 SIX_HZ = (np.arange(15) * 1e6 / 6).round().astype(np.int64)  # 2.5 s of label rows
 

@@ -139,9 +139,10 @@ def _fake_snakemake(tmp_path: Path, option: str) -> SimpleNamespace:
         ),
         params=SimpleNamespace(
             models=["m1", "m2"], variants={"m1": settings, "m2": settings}, ensembles={},
-            splits=["val"], targets=TARGETS,
+            splits=["val"], manifest_splits=["val"], targets=TARGETS,
             scoring={"constant_policy": "minus_one", "ignore_undetected": True,
                      "unscorable": option},
+            past_end={"policy": "keep", "tolerance_s": 0.5},
         ),
         log=[], threads=1, resources=SimpleNamespace(gpu=0),
     )  # fmt: skip

@@ -32,7 +32,7 @@ from eevflow.features.tfhub import (  # noqa: E402
     pad_for_frames,
     resolve_handle,
 )
-from eevflow.media import Decoded, decode_video, load_decoded  # noqa: E402
+from eevflow.decoding import Decoded, decode_video, load_decoded  # noqa: E402
 
 try:
     tf.config.threading.set_intra_op_parallelism_threads(1)

@@ -4,19 +4,19 @@ and the videos in the video list or the videos directory that no label file name
 import _paths  # noqa: F401  (makes eevflow importable)
 import logging
 import os
-from pathlib import Path
 
 import pandas as pd
 
 from eevflow.io import atomic_path, write_json
-from eevflow.manifest import dataset_report, read_video_list, report_markdown
+from eevflow.manifest import ProbeOptions, dataset_report, read_video_list, report_markdown
 from eevflow.runtime import run_script
 
 
 def main(sm):
+    if len(sm.params.splits) != len(sm.input.manifests):
+        raise ValueError(f"{len(sm.params.splits)} splits for {len(sm.input.manifests)} manifests")
     manifests = {
-        Path(p).stem: pd.read_parquet(p, columns=["video_id", "status", "reason"])
-        for p in sm.input.manifests
+        split: pd.read_parquet(path) for split, path in zip(sm.params.splits, sm.input.manifests)
     }
     exts = tuple(sm.params.extensions)
     on_disk = sorted(
@@ -25,7 +25,8 @@ def main(sm):
         if name.endswith(exts) and not name.startswith(".")
     )
     listed = read_video_list(sm.input.video_list) if sm.input.get("video_list") else None
-    report = dataset_report(manifests, sm.params.no_audio, listed, on_disk)
+    options = ProbeOptions.from_config(sm.params.probe, sm.params.decode)
+    report = dataset_report(manifests, options, listed, on_disk)
     for key in ("video_list_not_in_labels", "videos_dir_not_in_labels", "in_several_splits"):
         if report.get(key):
             logging.warning("%s: %d videos", key, len(report[key]))

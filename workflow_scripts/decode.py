@@ -23,7 +23,7 @@ def main(sm):
     infos = decode_shard(
         sm.output[0], list(zip(ids, sm.input.videos)), stamps,
         frame_size=d["frame_size"], sample_rate=d["audio_sample_rate"],
-        chunk_frames=d["chunk_frames"],
+        chunk_frames=d["chunk_frames"], backend=d["backend"], threads=sm.threads,
     )
     rows = sum(len(i.timestamps_us) for i in infos)
     logging.info(

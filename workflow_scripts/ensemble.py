@@ -11,6 +11,7 @@ import pandas as pd
 
 from eevflow.ensemble import grid_search_weights, weighted_average
 from eevflow.io import atomic_path, write_json
+from eevflow.manifest import drop_past_end
 from eevflow.runtime import run_script
 
 
@@ -22,7 +23,10 @@ def main(sm):
     trials = []
     if spec["select_weights"] == "val_grid":
         weights, trials = grid_search_weights(
-            val, pd.read_parquet(sm.input.val_labels), targets, spec["grid_step"],
+            val,
+            drop_past_end(pd.read_parquet(sm.input.val_labels),
+                          list(sm.input.past_end_manifests), sm.params.past_end, "remove"),
+            targets, spec["grid_step"],
             scoring["constant_policy"], scoring["ignore_undetected"],
             unscorable=scoring["unscorable"],
         )

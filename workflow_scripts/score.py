@@ -12,16 +12,19 @@ from pathlib import Path
 import pandas as pd
 
 from eevflow.io import atomic_path, write_json
+from eevflow.manifest import drop_past_end
 from eevflow.report import describe_model, markdown, score_predictions
 from eevflow.runtime import run_script
 
 
 def main(sm):
     targets, scoring = list(sm.params.targets), sm.params.scoring
+    manifest_of = dict(zip(sm.params.manifest_splits, sm.input.manifests))
     truth = {}
-    for path in sm.input.truth:
-        split = "test" if path.endswith("test_truth.parquet") else "val"
-        truth[split] = pd.read_parquet(path)
+    for split, path in zip(sm.params.splits, sm.input.truth):  # the rule lists val, then test
+        truth[split] = drop_past_end(
+            pd.read_parquet(path), [manifest_of[split]], sm.params.past_end, "remove"
+        )
     chosen = {
         Path(p).parent.name: json.loads(Path(p).read_text())["weights"] for p in sm.input.weights
     }
@@ -46,9 +49,8 @@ def main(sm):
                 )
     table = pd.DataFrame(rows)
     excluded = {}
-    for path in sm.input.manifests:
+    for split, path in manifest_of.items():
         m = pd.read_parquet(path, columns=["status"])
-        split = path.rsplit("/", 1)[-1].removesuffix(".parquet")
         excluded[split] = {k: int(v) for k, v in m["status"].value_counts().items() if k != "ok"}
     table["constant_policy"] = scoring["constant_policy"]
     table["ignore_undetected"] = scoring["ignore_undetected"]

@@ -8,6 +8,7 @@ import torch
 
 import eevflow
 from eevflow.io import atomic_path, write_json
+from eevflow.manifest import drop_past_end
 from eevflow.models.tcn import TCNConfig
 from eevflow.runtime import run_script
 from eevflow.training import Trainer, TrainConfig, load_split, shards_by_extractor
@@ -16,14 +17,15 @@ from eevflow.training import Trainer, TrainConfig, load_split, shards_by_extract
 def main(sm):
     settings, targets = sm.params.settings, sm.params.targets
     feats = settings["features"]
+    manifests = list(sm.input.past_end_manifests)  # probe.labels_past_end: drop only
+    labels = {
+        split: drop_past_end(pd.read_parquet(path), manifests, sm.params.past_end, "unlabel")
+        for split, path in (("train", sm.input.train_labels), ("val", sm.input.val_labels))
+    }
     train = load_split(
-        pd.read_parquet(sm.input.train_labels), shards_by_extractor(sm.input.train_shards, feats),
-        targets,
+        labels["train"], shards_by_extractor(sm.input.train_shards, feats), targets
     )
-    val = load_split(
-        pd.read_parquet(sm.input.val_labels), shards_by_extractor(sm.input.val_shards, feats),
-        targets,
-    )
+    val = load_split(labels["val"], shards_by_extractor(sm.input.val_shards, feats), targets)
     for name, split in (("train", train), ("val", val)):
         logging.info("%s: %d videos, %d skipped", name, len(split.videos), len(split.skipped))
         for vid, why in split.skipped.items():

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from eevflow.media import Decoded
+from eevflow.decoding import Decoded
 
 
 class Extractor(ABC):

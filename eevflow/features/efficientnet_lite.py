@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from eevflow.features import Extractor
-from eevflow.media import Decoded
+from eevflow.decoding import Decoded
 
 FEATURE_DIM = 1280
 NUM_CLASSES = 1000

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from eevflow.features import Extractor, configure_tensorflow
-from eevflow.media import Decoded
+from eevflow.decoding import Decoded
 
 WINDOW_MODES = ("label_window", "equal_chunks")
 

@@ -29,7 +29,7 @@ import numpy as np
 from eevflow.features import Extractor
 from eevflow.features.efficientnet_lite import WeightLoadError
 from eevflow.features.logmel import audio_windows
-from eevflow.media import Decoded
+from eevflow.decoding import Decoded
 
 SAMPLE_RATE = 16000
 FFT_SIZE = 512

@@ -48,7 +48,7 @@ import numpy as np
 
 from eevflow.features import Extractor, configure_tensorflow
 from eevflow.features.logmel import WINDOW_MODES, audio_windows
-from eevflow.media import Decoded
+from eevflow.decoding import Decoded
 
 TRILL_DISTILLED_URL = "https://tfhub.dev/google/nonsemantic-speech-benchmark/trill-distilled/3"
 VGGISH_URL = "https://tfhub.dev/google/vggish/1"

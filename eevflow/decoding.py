@@ -1,0 +1,432 @@
+"""Decode the frame on screen at each label time, by presentation timestamps, and the audio track.
+
+The time origin of a file is its container start time (FFmpeg's ``start_time``, the earliest
+stream start, after edit lists): label time ``t`` is container time ``start + t`` for the picture
+and for the sound, so a file whose streams start at 1.5 s, a stream cut at a non-keyframe (its
+edit list hides the frames before the cut) and a video track delayed against its audio all stay in
+sync as a player shows them. The frame on screen at ``t`` is the last decoded frame whose
+presentation time is at most ``t`` (with :data:`FRAME_TIME_TOLERANCE_S` for rounded times).
+
+Two frame paths (``decode.backend``; the manifest's ``decoder`` column says which one each video
+took):
+
+``pyav``    (default) PyAV (FFmpeg with dav1d) reads every frame in presentation order and keeps
+            the ones on screen at the label times. Exact on every codec and container FFmpeg
+            decodes, VFR and edit lists included; as fast as decord's random access on H.264
+            (BENCHMARKS.md), since a 6 Hz grab from 25-30 fps video needs nearly every frame
+            decoded anyway (B-frames reference their neighbours).
+``decord``  decord's random access, only for the files it was seen to handle exactly here
+            (H.264 in MP4/MOV whose first video packet is a keyframe at time 0, no edit list,
+            streams that start at 0); any other file goes through PyAV, and the manifest's
+            ``decoder_note`` says why. For reproducing features extracted by earlier versions. On
+            the codec-matrix files (tests/mediamatrix.py) decord's ``get_batch`` shows frames 2
+            late on MPEG-4 Part 2 with B-frames at 29.97 fps (32 of 34 rows), the wrong frame on
+            every row of a stream cut at a non-keyframe and of a video track that an edit list
+            delays, and cannot open AV1; users saw it one frame late on HEVC with B-frames. It
+            also bundles FFmpeg 4.1 and libvpx 6.4, which, once loaded, break PyAV's VP9 encoder
+            in the same process. Never the default.
+
+Frames are upright as displayed (the container's rotation applied, non-square pixels stretched to
+their display aspect), scaled with the aspect kept so the longer side is ``frame_size``,
+zero-padded (centred) to a square, RGB uint8, written row by row into a memory-mapped ``.npy``:
+memory holds one decoded picture (decord: one chunk of rows), whatever the video's length.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+
+from eevflow.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("pyav", "decord")
+# Label times are rounded to microseconds and container times to their time base (often 1 ms, so
+# off by up to 0.5 ms): a frame that starts less than this after the label time counts as on screen
+# at it. Not more: at 29.97 fps frame 15 starts at 0.5005 s, and at 0.5 s frame 14 shows.
+FRAME_TIME_TOLERANCE_S = 5e-4
+# swscale filter for the downscale to frame_size: area averaging (no aliasing on 4K -> 224).
+INTERPOLATION = "AREA"
+
+
+class DecodeError(RuntimeError):
+    """A video that passed the download-check probe failed to decode."""
+
+
+def frame_indices(timestamps_us: np.ndarray, frame_starts_s: np.ndarray) -> np.ndarray:
+    """Index of the frame on screen at each timestamp (last frame whose start < t + tolerance),
+    clipped to the first and last frame."""
+    t = np.asarray(timestamps_us, dtype=np.float64) / 1e6
+    idx = np.searchsorted(frame_starts_s, t + FRAME_TIME_TOLERANCE_S, side="left") - 1
+    return np.clip(idx, 0, len(frame_starts_s) - 1)
+
+
+def letterbox_shape(width: int, height: int, size: int) -> tuple[int, int]:
+    """(w, h) that fit the frame into ``size`` x ``size`` keeping its aspect ratio."""
+    if width >= height:
+        return size, max(1, round(size * height / width))
+    return max(1, round(size * width / height)), size
+
+
+@dataclass
+class DecodeInfo:
+    """What ``decode_video`` wrote (stored as JSON).
+
+    ``width``/``height``: the displayed (upright) size; ``rotation``: degrees clockwise the frames
+    were turned to be upright; ``decoder``: the frame path (``pyav`` or ``decord``);
+    ``start_time_s``: the container start time that label time 0 maps to; ``frame_indices``: the
+    index (in presentation order) of the decoded frame each row shows; ``frame_times_s``: that
+    frame's presentation time from the origin; ``rows_before_first_frame`` / ``rows_past_end``:
+    rows at times before the first frame starts (they show the first frame) or after the last one
+    ends (they show the last frame); ``audio_source``: "stream", or "silence" for a file without
+    an audio stream; ``audio_padded_samples``: zeros added after (or before, for a stream that
+    starts late) the decoded sound so that it covers the video.
+    """
+
+    video_id: str
+    fps: float
+    n_frames: int
+    width: int
+    height: int
+    frame_size: int
+    sample_rate: int
+    n_samples: int
+    timestamps_us: list[int]
+    frame_indices: list[int]
+    rotation: int = 0
+    audio_source: str = "stream"
+    decoder: str = "pyav"
+    start_time_s: float = 0.0
+    frame_times_s: list[float] = field(default_factory=list)
+    rows_before_first_frame: int = 0
+    rows_past_end: int = 0
+    corrupt_frames: int = 0
+    audio_padded_samples: int = 0
+
+
+@dataclass
+class Decoded:
+    """A decoded video as the extractors see it (frames memory-mapped, not loaded)."""
+
+    info: DecodeInfo
+    frames: np.ndarray | None
+    audio: np.ndarray | None
+
+    @property
+    def timestamps_us(self) -> np.ndarray:
+        return np.asarray(self.info.timestamps_us, dtype=np.int64)
+
+
+def load_decoded(meta_path: str, frames_path: str | None, audio_path: str | None) -> Decoded:
+    info = DecodeInfo(**json.loads(Path(meta_path).read_text()))
+    frames = np.load(frames_path, mmap_mode="r") if frames_path else None
+    audio = np.load(audio_path) if audio_path else None
+    return Decoded(info=info, frames=frames, audio=audio)
+
+
+# ------------------------------------------------------------------------------------------------
+# Stream facts
+
+
+@dataclass(frozen=True)
+class Streams:
+    """What the decode needs to know about a file, read with PyAV (no frame decoded)."""
+
+    format: str  # FFmpeg's demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2" or "matroska,webm"
+    codec: str
+    has_audio: bool
+    start_time_s: float
+    video_start_s: float
+    coded_width: int
+    coded_height: int
+    sample_aspect: float
+    fps: float
+
+
+def read_streams(container: av.container.InputContainer) -> Streams:
+    vs = container.streams.video[0]
+    cc = vs.codec_context
+    sar = vs.sample_aspect_ratio or cc.sample_aspect_ratio
+    rate = vs.average_rate or vs.guessed_rate or vs.base_rate
+    start = container.start_time
+    vstart = vs.start_time
+    return Streams(
+        format=container.format.name,
+        codec=cc.name,
+        has_audio=bool(container.streams.audio),
+        start_time_s=float(start) / av.time_base if start is not None else 0.0,
+        video_start_s=float(vstart * vs.time_base) if vstart is not None else 0.0,
+        coded_width=int(cc.width),
+        coded_height=int(cc.height),
+        sample_aspect=float(sar) if sar else 1.0,
+        fps=float(rate) if rate else 0.0,
+    )
+
+
+def display_size(width: int, height: int, sample_aspect: float, rotation: int) -> tuple[int, int]:
+    """(w, h) of the picture as shown: non-square pixels stretched, then turned upright."""
+    if sample_aspect and abs(sample_aspect - 1.0) > 1e-6:
+        width = max(1, round(width * sample_aspect))
+    return (height, width) if rotation in (90, 270) else (width, height)
+
+
+def decord_safe(path: str, streams: Streams) -> str:
+    """"" when decord's random access decodes ``path`` exactly, else why not."""
+    if streams.codec != "h264":
+        return f"codec {streams.codec}: decord is exact only on h264 here"
+    if not streams.format.startswith("mov,mp4"):
+        return f"container {streams.format}: decord is exact only in MP4/MOV"
+    if abs(streams.start_time_s) > 1e-9 or abs(streams.video_start_s) > 1e-9:
+        return f"streams start at {streams.start_time_s:.3f} s / {streams.video_start_s:.3f} s"
+    with av.open(path) as c:
+        vs = c.streams.video[0]
+        for n, pkt in enumerate(c.demux(vs)):
+            if pkt.dts is None:
+                continue
+            if n == 0 and (not pkt.is_keyframe or pkt.pts != vs.start_time):
+                return "the first video packet is not a keyframe at time 0 (a cut stream)"
+            if pkt.is_discard:
+                return "an edit list hides packets (a cut stream)"
+            if n >= 64:
+                break
+    return ""
+
+
+# ------------------------------------------------------------------------------------------------
+# Frame paths: each yields (row slice start, row slice stop, upright RGB picture at the output size)
+
+
+class _Rows:
+    """Assigns label rows to frames as frames arrive in presentation order: a frame starting at
+    ``s`` is on screen at ``t`` when ``s < t + tolerance`` (the comparison of
+    :func:`frame_indices`, in the same floating-point form)."""
+
+    def __init__(self, times_s: np.ndarray):
+        self.late = np.asarray(times_s, np.float64) + FRAME_TIME_TOLERANCE_S
+        self.next = 0
+
+    def before(self, frame_start_s: float) -> int:
+        """How many rows come before a frame starting at ``frame_start_s``."""
+        return int(np.searchsorted(self.late, frame_start_s, "right"))
+
+    def until(self, frame_start_s: float) -> tuple[int, int]:
+        """The rows not yet assigned that come before a frame starting at ``frame_start_s``."""
+        lo = self.next
+        self.next = max(lo, self.before(frame_start_s))
+        return lo, self.next
+
+
+def _picture(frame: av.VideoFrame, size_wh: tuple[int, int], rotation: int) -> np.ndarray:
+    """``frame`` scaled to ``size_wh`` (as displayed) and turned upright, RGB uint8."""
+    w, h = size_wh
+    coded = (h, w) if rotation in (90, 270) else (w, h)
+    img = frame.reformat(
+        width=coded[0], height=coded[1], format="rgb24", interpolation=INTERPOLATION
+    ).to_ndarray()
+    if rotation:
+        img = np.rot90(img, k=-rotation // 90)  # clockwise
+    return np.ascontiguousarray(img)
+
+
+def _pyav_frames(path, times_s, origin_s, size_wh, rotation, threads, stats, chunk=64):
+    """Read every frame in order; yield each frame that is on screen at some label time (one
+    decoded picture in memory at a time; ``chunk`` is unused)."""
+    rows = _Rows(times_s)
+    with av.open(path) as c:
+        vs = c.streams.video[0]
+        vs.thread_type = "AUTO"
+        vs.codec_context.thread_count = max(1, int(threads))
+        prev, prev_t, prev_i, n = None, -np.inf, -1, 0
+        step = 1.0 / (float(vs.average_rate) if vs.average_rate else 25.0)
+        for frame in c.decode(vs):
+            t = float(frame.time) - origin_s if frame.time is not None else prev_t + step
+            if t < prev_t:  # out of presentation order (broken stream): cannot be shown
+                stats["out_of_order"] += 1
+                continue
+            stats["corrupt"] += int(frame.is_corrupt)
+            if prev is None:  # rows before the first frame starts show the first frame
+                stats["before_first"] = rows.before(t)
+            else:
+                lo, hi = rows.until(t)
+                if hi > lo:
+                    yield _shown(stats, lo, hi, prev_t, prev_i, prev, size_wh, rotation)
+            prev, prev_t, prev_i = frame, t, n
+            length = float(frame.duration * frame.time_base) if frame.duration else step
+            stats["last_end"] = t + length
+            n += 1
+        stats["n_frames"] = n
+        if prev is None:
+            raise DecodeError(f"{path}: no video frame decodes")
+        lo, hi = rows.next, len(times_s)
+        if hi > lo:
+            yield _shown(stats, lo, hi, prev_t, prev_i, prev, size_wh, rotation)
+
+
+def _shown(stats, lo, hi, t, i, frame, size_wh, rotation):
+    stats["times"][lo:hi] = t
+    stats["index"][lo:hi] = i
+    return lo, hi, _picture(frame, size_wh, rotation)
+
+
+def _decord_frames(path, times_s, origin_s, size_wh, rotation, threads, stats, chunk=64):
+    """decord's random access at the frames on screen (only for files ``decord_safe`` passes)."""
+    import decord
+
+    vr = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=max(1, int(threads)))
+    stamps = np.asarray(vr.get_frame_timestamp(np.arange(len(vr))))
+    del vr
+    starts = stamps[:, 0] - origin_s
+    idx = frame_indices(np.round(times_s * 1e6), starts)
+    stats.update(n_frames=len(starts), last_end=float(stamps[-1, 1]) - origin_s)
+    stats["before_first"] = int((times_s + FRAME_TIME_TOLERANCE_S < starts[0]).sum())
+    stats["times"][:] = starts[idx]
+    stats["index"][:] = idx
+    w, h = size_wh  # decord turns frames upright itself (rotation is already applied)
+    vr = decord.VideoReader(path, ctx=decord.cpu(0), width=w, height=h,
+                            num_threads=max(1, int(threads)))
+    for lo in range(0, len(idx), chunk):
+        part = idx[lo : lo + chunk]
+        uniq, inverse = np.unique(part, return_inverse=True)
+        batch = vr.get_batch(uniq.tolist()).asnumpy()
+        for k in range(len(part)):
+            yield lo + k, lo + k + 1, batch[inverse[k]]
+        del batch
+
+
+# ------------------------------------------------------------------------------------------------
+# Audio
+
+
+def decode_audio(path: str, sample_rate: int, origin_s: float) -> tuple[np.ndarray, int]:
+    """The first audio stream, resampled to ``sample_rate`` mono float32, placed on the file's
+    timeline: a stream that starts after the origin gets leading zeros, one that starts before it
+    loses the samples before it. Returns (samples, leading zeros added)."""
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+    chunks, first = [], None
+    with av.open(path) as c:
+        stream = c.streams.audio[0]
+        for frame in c.decode(stream):
+            if first is None and frame.time is not None:
+                first = float(frame.time) - origin_s
+            for out in resampler.resample(frame):
+                chunks.append(out.to_ndarray().reshape(-1))
+        for out in resampler.resample(None):
+            chunks.append(out.to_ndarray().reshape(-1))
+    audio = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    shift = round((first or 0.0) * sample_rate)
+    if shift > 0:
+        return np.concatenate([np.zeros(shift, np.float32), audio]), shift
+    return audio[-shift:], 0
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def decode_video(
+    video_id: str,
+    path: str | os.PathLike,
+    timestamps_us: np.ndarray,
+    frames_out: str | os.PathLike,
+    audio_out: str | os.PathLike,
+    meta_out: str | os.PathLike,
+    frame_size: int = 224,
+    sample_rate: int = 16000,
+    chunk_frames: int = 64,
+    backend: str = "pyav",
+    threads: int = 1,
+) -> DecodeInfo:
+    """Decode the frames on screen at each label timestamp and the whole audio track.
+
+    ``timestamps_us`` must be strictly increasing (label files are checked for it). Audio is
+    resampled to ``sample_rate`` mono float32 on the file's timeline and padded with zeros to
+    cover the video (a file without an audio stream gets silence as long as its video).
+    ``meta_out`` (JSON, :class:`DecodeInfo`) records the timestamps, the frame each row shows and
+    its time, and which path decoded it.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"decode backend must be one of {list(BACKENDS)}, not {backend!r}")
+    path = str(path)
+    ts = np.asarray(timestamps_us, dtype=np.int64)
+    if len(ts) and (np.diff(ts) <= 0).any():
+        raise ValueError(f"{video_id}: label timestamps are not strictly increasing")
+    times_s = ts / 1e6
+    with av.open(path) as c:
+        if not c.streams.video:
+            raise DecodeError(f"{path}: no video stream")
+        streams = read_streams(c)
+        first = next(c.decode(c.streams.video[0]), None)
+    if first is None:
+        raise DecodeError(f"{path}: no video frame decodes")
+    rotation = -first.rotation % 360
+    width, height = display_size(streams.coded_width, streams.coded_height,
+                                 streams.sample_aspect, rotation)
+    decoder = backend
+    if backend == "decord":
+        why = decord_safe(path, streams)
+        if why:
+            log.info("%s: PyAV instead of decord (%s)", video_id, why)
+            decoder = "pyav"
+    new_w, new_h = letterbox_shape(width, height, frame_size)
+    top, left = (frame_size - new_h) // 2, (frame_size - new_w) // 2
+    origin = streams.start_time_s
+    stats = {"times": np.zeros(len(ts)), "index": np.zeros(len(ts), np.int64),
+             "out_of_order": 0, "corrupt": 0, "before_first": 0, "last_end": 0.0, "n_frames": 0}
+    reader = _pyav_frames if decoder == "pyav" else _decord_frames
+
+    with atomic_path(frames_out) as tmp:
+        out = np.lib.format.open_memmap(
+            tmp, mode="w+", dtype=np.uint8, shape=(len(ts), frame_size, frame_size, 3)
+        )
+        frames = reader(path, times_s, origin, (new_w, new_h), rotation, threads, stats,
+                        chunk=chunk_frames)
+        for lo, hi, img in frames:
+            out[lo:hi, top : top + new_h, left : left + new_w] = img
+        out.flush()
+        del out
+
+    video_end = stats["last_end"]
+    if streams.has_audio:
+        audio, lead = decode_audio(path, sample_rate, origin)
+    else:
+        audio, lead = np.zeros(0, np.float32), 0
+    want = round(video_end * sample_rate)
+    padded = lead + max(0, want - len(audio))
+    if len(audio) < want:
+        audio = np.concatenate([audio, np.zeros(want - len(audio), np.float32)])
+    with atomic_path(audio_out) as tmp:
+        np.save(tmp, audio)
+
+    if stats["out_of_order"]:
+        log.warning("%s: %d frames out of presentation order skipped", video_id,
+                    stats["out_of_order"])
+    info = DecodeInfo(
+        video_id=video_id,
+        fps=streams.fps,
+        n_frames=int(stats["n_frames"]),
+        width=width,
+        height=height,
+        frame_size=frame_size,
+        sample_rate=sample_rate,
+        n_samples=int(audio.shape[0]),
+        timestamps_us=ts.tolist(),
+        frame_indices=stats["index"].astype(int).tolist(),
+        rotation=rotation,
+        audio_source="stream" if streams.has_audio else "silence",
+        decoder=decoder,
+        start_time_s=origin,
+        frame_times_s=[round(float(v), 6) for v in stats["times"]],
+        rows_before_first_frame=int(stats["before_first"]),
+        rows_past_end=int((times_s >= video_end).sum()),
+        corrupt_frames=int(stats["corrupt"]),
+        audio_padded_samples=int(padded),
+    )
+    with atomic_path(meta_out) as tmp:
+        Path(tmp).write_text(json.dumps(asdict(info)))
+    return info
