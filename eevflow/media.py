@@ -188,23 +188,22 @@ def _classify(row, min_duration_s, audio_tolerance_s, audio_tolerance_frac, back
 
 
 def _unsupported(vs: av.VideoStream, container: str) -> str:
-    """Why FFmpeg cannot decode the video stream ("" when it can)."""
-    try:
-        name = vs.codec_context.name
-        av.codec.Codec(name, "r")
-    except (av.FFmpegError, ValueError, AttributeError) as exc:
-        tag = getattr(vs.codec_context, "codec_tag", "") or ""
-        name = getattr(vs.codec_context, "name", "") or "unknown"
+    """Why FFmpeg cannot decode the video stream ("" when it can): the codec (if FFmpeg knows its
+    name) and the container."""
+    cc = vs.codec_context  # None when FFmpeg has no decoder for the stream
+    name = getattr(cc, "name", "") or ""
+    build = f"PyAV {av.__version__}, libavcodec {'.'.join(map(str, av.library_versions['libavcodec']))}"
+    if not name or name == "none":
         return (
-            f"unsupported video codec {name!r}{f' (tag {tag!r})' if tag else ''} in container "
-            f"{container!r}: this FFmpeg (libavcodec {av.library_versions['libavcodec']}) has no "
-            f"decoder for it ({_short(exc)})"
+            f"unsupported video codec: FFmpeg ({build}) recognises no video codec in this "
+            f"{container!r} stream, so it has no decoder for it"
         )
-    if name in ("none", ""):
-        tag = vs.codec_context.codec_tag or "?"
+    try:
+        av.codec.Codec(name, "r")
+    except (av.FFmpegError, ValueError):
         return (
-            f"unsupported video codec (tag {tag!r}) in container {container!r}: FFmpeg does not "
-            "know it"
+            f"unsupported video codec {name!r} in container {container!r}: this FFmpeg ({build}) "
+            "has no decoder for it"
         )
     return ""
 
@@ -225,14 +224,15 @@ def _frame_near(c, vs, target_s: float, streams: Streams):
 def _check_frames(c, vs, row, streams: Streams) -> str:
     """Decode the first, middle and last frame; fill in the size, duration and frame count."""
     start = streams.start_time_s
+    what = f"{streams.codec} in {streams.format}"
     meta_end = c.duration / av.time_base if c.duration else None
     frames = []
     try:
         first = next(c.decode(vs), None)
     except av.FFmpegError as exc:
-        return f"the first video frame does not decode: {_short(exc)}"
+        return f"the first video frame does not decode ({what}): {_short(exc)}"
     if first is None:
-        return "no video frame decodes"
+        return f"no video frame decodes ({what})"
     frames.append(first)
     rotation = -first.rotation % 360
     row.rotation = rotation
@@ -256,9 +256,9 @@ def _check_frames(c, vs, row, streams: Streams) -> str:
             at = float(frame.time or at)
     except av.FFmpegError as exc:
         return f"video frame at {at - start:.2f} s (of {total or float('nan'):.2f} s) does not " \
-            f"decode: {_short(exc)}"
+            f"decode ({what}): {_short(exc)}"
     if last is None:
-        return f"no video frame decodes after {at - start:.2f} s"
+        return f"no video frame decodes after {at - start:.2f} s ({what})"
     step = 1.0 / streams.fps if streams.fps else 0.04
     length = float(last.duration * last.time_base) if last.duration else step
     row.duration_s = float(last.time or 0.0) - start + length

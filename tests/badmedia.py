@@ -230,6 +230,23 @@ def write_wide(path: Path) -> Expect:
     return Expect("ok", "")
 
 
+def write_unsupported_codec(path: Path) -> Expect:
+    """A Matroska file (named as given, e.g. .mp4) whose video track's codec ID FFmpeg does not
+    know: an MPEG-4 Part 2 track with its CodecID overwritten by one of the same length."""
+    with av.open(str(path), "w", format="matroska") as out:
+        vs = out.add_stream("mpeg4", rate=FPS)
+        vs.width, vs.height, vs.pix_fmt = SIZE[0], SIZE[1], "yuv420p"
+        for i in range(2 * FPS):
+            frame = av.VideoFrame.from_ndarray(code_frame(i), format="rgb24")
+            frame.pts = i
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode())
+    data = path.read_bytes()
+    assert data.count(b"V_MPEG4/ISO/ASP") == 1
+    path.write_bytes(data.replace(b"V_MPEG4/ISO/ASP", b"V_QQQQQ/XYZ/ABC"))
+    return Expect("unsupported_codec", "unsupported video codec: FFmpeg")
+
+
 KINDS: dict[str, Callable[[Path], Expect]] = {
     "good": write_good,
     "truncated_faststart": write_truncated_faststart,
@@ -246,4 +263,5 @@ KINDS: dict[str, Callable[[Path], Expect]] = {
     "rotated": write_rotated,
     "odd_size": write_odd_size,
     "wide": write_wide,
+    "unsupported_codec": write_unsupported_codec,
 }
