@@ -34,9 +34,11 @@ memory holds one decoded picture (decord: one chunk of rows), whatever the video
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -54,6 +56,9 @@ BACKENDS = ("pyav", "decord")
 FRAME_TIME_TOLERANCE_S = 5e-4
 # swscale filter for the downscale to frame_size: area averaging (no aliasing on 4K -> 224).
 INTERPOLATION = "AREA"
+# Decoded pictures waiting for conversion (scale + RGB, on a worker thread while the decoder goes
+# on, as ffmpeg's own pipeline does; BENCHMARKS.md): the most held in memory at once.
+MAX_PENDING = 8
 
 
 class DecodeError(RuntimeError):
@@ -236,8 +241,8 @@ def _picture(frame: av.VideoFrame, size_wh: tuple[int, int], rotation: int) -> n
 
 
 def _pyav_frames(path, times_s, origin_s, size_wh, rotation, threads, stats, chunk=64):
-    """Read every frame in order; yield each frame that is on screen at some label time (one
-    decoded picture in memory at a time; ``chunk`` is unused)."""
+    """Read every frame in order; yield (rows, the ``av.VideoFrame``) for each frame that is on
+    screen at some label time (``chunk`` is unused)."""
     rows = _Rows(times_s)
     with av.open(path) as c:
         vs = c.streams.video[0]
@@ -256,7 +261,7 @@ def _pyav_frames(path, times_s, origin_s, size_wh, rotation, threads, stats, chu
             else:
                 lo, hi = rows.until(t)
                 if hi > lo:
-                    yield _shown(stats, lo, hi, prev_t, prev_i, prev, size_wh, rotation)
+                    yield _shown(stats, lo, hi, prev_t, prev_i, prev)
             prev, prev_t, prev_i = frame, t, n
             length = float(frame.duration * frame.time_base) if frame.duration else step
             stats["last_end"] = t + length
@@ -266,13 +271,13 @@ def _pyav_frames(path, times_s, origin_s, size_wh, rotation, threads, stats, chu
             raise DecodeError(f"{path}: no video frame decodes")
         lo, hi = rows.next, len(times_s)
         if hi > lo:
-            yield _shown(stats, lo, hi, prev_t, prev_i, prev, size_wh, rotation)
+            yield _shown(stats, lo, hi, prev_t, prev_i, prev)
 
 
-def _shown(stats, lo, hi, t, i, frame, size_wh, rotation):
+def _shown(stats, lo, hi, t, i, frame):
     stats["times"][lo:hi] = t
     stats["index"][lo:hi] = i
-    return lo, hi, _picture(frame, size_wh, rotation)
+    return lo, hi, frame
 
 
 def _decord_frames(path, times_s, origin_s, size_wh, rotation, threads, stats, chunk=64):
@@ -380,22 +385,35 @@ def decode_video(
              "out_of_order": 0, "corrupt": 0, "before_first": 0, "last_end": 0.0, "n_frames": 0}
     reader = _pyav_frames if decoder == "pyav" else _decord_frames
 
-    with atomic_path(frames_out) as tmp:
-        out = np.lib.format.open_memmap(
-            tmp, mode="w+", dtype=np.uint8, shape=(len(ts), frame_size, frame_size, 3)
-        )
-        frames = reader(path, times_s, origin, (new_w, new_h), rotation, threads, stats,
-                        chunk=chunk_frames)
-        for lo, hi, img in frames:
-            out[lo:hi, top : top + new_h, left : left + new_w] = img
-        out.flush()
-        del out
+    # the audio track and the pictures' conversion run on worker threads while FFmpeg decodes
+    # (PyAV releases the GIL in decoding, resampling and scaling); results are the same in any
+    # order: each conversion writes its own rows.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="decode") as pool:
+        sound = pool.submit(decode_audio, path, sample_rate, origin) if streams.has_audio else None
+        with atomic_path(frames_out) as tmp:
+            out = np.lib.format.open_memmap(
+                tmp, mode="w+", dtype=np.uint8, shape=(len(ts), frame_size, frame_size, 3)
+            )
+
+            def put(lo, hi, item):
+                img = item if isinstance(item, np.ndarray) else _picture(item, (new_w, new_h),
+                                                                         rotation)
+                out[lo:hi, top : top + new_h, left : left + new_w] = img
+
+            pending = collections.deque()
+            frames = reader(path, times_s, origin, (new_w, new_h), rotation, threads, stats,
+                            chunk=chunk_frames)
+            for lo, hi, item in frames:
+                pending.append(pool.submit(put, lo, hi, item))
+                while len(pending) > MAX_PENDING:
+                    pending.popleft().result()
+            while pending:
+                pending.popleft().result()
+            out.flush()
+            del out
+        audio, lead = sound.result() if sound is not None else (np.zeros(0, np.float32), 0)
 
     video_end = stats["last_end"]
-    if streams.has_audio:
-        audio, lead = decode_audio(path, sample_rate, origin)
-    else:
-        audio, lead = np.zeros(0, np.float32), 0
     want = round(video_end * sample_rate)
     padded = lead + max(0, want - len(audio))
     if len(audio) < want:
