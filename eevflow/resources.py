@@ -42,9 +42,11 @@ def extractor_dim(options: dict) -> int:
 def decode_resources(video_seconds) -> dict[str, int]:
     """For a decode job over videos of the given durations (seconds; one number or a list; NaN or
     unknown counts as 10 minutes). They are decoded one at a time, so memory follows the longest:
-    a 10-minute 720p video peaked at 1.0 GiB (most of it the audio decoded at its native rate).
-    Time follows the total: that video took 28 s (0.05 x its duration) on 2 cores; a quarter of
-    the total leaves room for 1080p and slower disks."""
+    a 10-minute 720p video peaked at 686 MiB with PyAV (517 MiB of it the output's file-backed
+    pages, which grow with its rows; 1,019 MiB with the earlier decord path), a 4K file at 183 MiB
+    plus its rows. Time follows the total: that video took 30 s (0.05 x its duration) on 2 cores
+    (VP9 and AV1 about 2.5x slower); a quarter of the total leaves room for 1080p, VP9 and slower
+    disks."""
     if isinstance(video_seconds, (int, float)):
         video_seconds = [video_seconds]
     secs = [_seconds(s) for s in video_seconds]
