@@ -4,6 +4,10 @@
 #   snakemake --cores N                       # the built-in demo (config.yaml)
 #   snakemake --configfile my.yaml --cores N  # your data
 
+from snakemake.utils import min_version
+
+min_version("9.0")
+
 
 # config.yaml (the demo) is the default; a --configfile replaces it instead of being merged into
 # it, so a user's config never inherits the demo's variants or extractors.

@@ -118,7 +118,7 @@ def child_eevflow(video: str, out_dir: str, seconds: float, backend: str, thread
 
 def child_ffmpeg(video: str, out_dir: str, seconds: float, size: tuple[int, int],
                  threads: int) -> dict:
-    from eevflow.decoding import letterbox_shape
+    from eevflow.streams import letterbox_shape
 
     new_w, new_h = letterbox_shape(*size, 224)
     vf = f"fps=6,scale={new_w}:{new_h},pad=224:224:(ow-iw)/2:(oh-ih)/2"

@@ -25,10 +25,16 @@ from pathlib import Path
 
 import numpy as np
 
-from eevflow.download import InvalidVideoId, validate_local_id
+from eevflow.ids import InvalidVideoId, validate_local_id
 from eevflow.io import write_json
-from eevflow.decoding import DecodeError, Decoded, DecodeInfo, decode_video, load_decoded
-from eevflow.media import DECODE_ERRORS
+from eevflow.decoding import (
+    DECODE_ERRORS,
+    DecodeError,
+    Decoded,
+    DecodeInfo,
+    decode_video,
+    load_decoded,
+)
 
 INDEX = "index.json"
 FILES = {"frames": "frames.npy", "audio": "audio.npy", "meta": "meta.json"}

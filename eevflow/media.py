@@ -23,18 +23,15 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
-from eevflow.decoding import (
+from eevflow.decoding import (  # noqa: F401  (DECODE_ERRORS re-exported)
     BACKENDS,
+    DECODE_ERRORS,
     FRAME_TIME_TOLERANCE_S,
-    Streams,
-    decord_safe,
-    display_size,
-    read_streams,
 )
+from eevflow.streams import Streams, decord_safe, display_size, read_streams
 
 # Statuses whose files decode_video can decode (which of them go on is the config's choice).
 DECODABLE = ("ok", "no_audio", "audio_short")
-DECODE_ERRORS = (av.FFmpegError, RuntimeError, ValueError, OSError)
 # Seek this far before the end to find the last frame (longer than any keyframe interval seen).
 TAIL_SEEK_S = 12.0
 

@@ -11,8 +11,9 @@ import pandas as pd
 from eevflow import config as eevconfig
 from eevflow import resources as jobsize
 from eevflow.decoded_shard import media_bytes
-from eevflow.download import InvalidVideoId
-from eevflow.download import video_path as safe_video_path
+from eevflow.fingerprint import backend_module, code_fingerprint
+from eevflow.ids import InvalidVideoId
+from eevflow.ids import video_path as safe_video_path
 from eevflow.labels import read_video_ids
 from eevflow.manifest import find_video, usable_statuses
 from eevflow.shards import shard_of
@@ -45,6 +46,37 @@ wildcard_constraints:
     variant="|".join(VARIANTS),
     ensemble="|".join(ENSEMBLES) or "(?!)",  # no ensembles: a pattern that matches nothing
     model="|".join(VARIANTS + ENSEMBLES),
+
+
+# The package modules each rule's job runs (what they import at module level is followed): their
+# code fingerprint is a param, so editing them reruns exactly these jobs (eevflow/fingerprint.py).
+CODE = {
+    "demo_data": ("eevflow.demo",),
+    "labels": ("eevflow.labels",),
+    "download_check": ("eevflow.manifest",),
+    "dataset_report": ("eevflow.manifest",),
+    "decode": ("eevflow.decoded_shard",),
+    "train": ("eevflow.training", "eevflow.past_end"),
+    "predict": ("eevflow.training",),
+    "ensemble": ("eevflow.ensemble", "eevflow.report", "eevflow.past_end"),
+    "score": ("eevflow.report", "eevflow.past_end"),
+    "submission": ("eevflow.submission",),
+}
+
+
+def code(rule):
+    return code_fingerprint(*CODE[rule])
+
+
+def extract_code(wildcards):
+    """The registry, the shard writer and reader, and the extractor's own backend module."""
+    backend = config["extractors"][wildcards.extractor]["backend"]
+    return code_fingerprint(
+        "eevflow.features",
+        "eevflow.shards",
+        "eevflow.decoded_shard",
+        backend_module(backend),
+    )
 
 
 def video_path(video_id):

@@ -21,6 +21,7 @@ if DEMO:
             mem_mb=2000,
             runtime=30,
         params:
+            code=code("demo_data"),
             demo=config["demo"],
             videos_dir=lambda wc, output: os.path.dirname(output.videos[0]),
         script:
@@ -40,6 +41,7 @@ rule labels:
         mem_mb=4000,
         runtime=20,
     params:
+        code=code("labels"),
         targets=config["targets"],
         require_scores=lambda wc: wc.split != "test",
     script:
@@ -59,6 +61,7 @@ rule test_ground_truth:
         mem_mb=4000,
         runtime=20,
     params:
+        code=code("labels"),
         targets=config["targets"],
         require_scores=True,
     script:
@@ -81,6 +84,7 @@ checkpoint download_check:
         mem_mb=2000,
         runtime=60,
     params:
+        code=code("download_check"),
         videos_dir=config["data"]["videos_dir"],
         extensions=config["data"]["video_extensions"],
         probe=config["probe"],
@@ -105,6 +109,7 @@ rule dataset_report:
         mem_mb=2000,
         runtime=10,
     params:
+        code=code("dataset_report"),
         splits=SPLITS,
         videos_dir=config["data"]["videos_dir"],
         extensions=config["data"]["video_extensions"],
@@ -133,6 +138,7 @@ rule decode:
         mem_mb=decode_resource("mem_mb"),
         runtime=decode_resource("runtime"),
     params:
+        code=code("decode"),
         videos=decode_ids,
         decode=config["decode"],
     script:

@@ -18,6 +18,7 @@ rule ensemble:
         mem_mb=4000,
         runtime=30,
     params:
+        code=code("ensemble"),
         spec=lambda wc: config["ensembles"][wc.ensemble],
         targets=config["targets"],
         scoring=config["scoring"],
@@ -52,6 +53,7 @@ rule score:
         mem_mb=8000,
         runtime=30,
     params:
+        code=code("score"),
         models=all_models(),
         variants={v: eevconfig.variant_settings(config, v) for v in VARIANTS},
         ensembles=config["ensembles"],
@@ -80,6 +82,7 @@ rule submission:
         mem_mb=4000,
         runtime=20,
     params:
+        code=code("submission"),
         targets=config["targets"],
     script:
         "../workflow_scripts/submission.py"

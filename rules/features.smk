@@ -18,6 +18,7 @@ rule extract:
         runtime=extract_resource("runtime"),
         gpu=lambda wc: int(config["extractors"][wc.extractor]["backend"] != "logmel"),
     params:
+        code=extract_code,
         extractor=lambda wc: config["extractors"][wc.extractor],
     script:
         "../workflow_scripts/extract.py"

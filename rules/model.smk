@@ -23,6 +23,7 @@ rule train:
         runtime=train_resource("runtime"),
         gpu=1,
     params:
+        code=code("train"),
         settings=variant_settings,
         targets=config["targets"],
         constant_policy=config["scoring"]["constant_policy"],
@@ -48,6 +49,7 @@ rule predict:
         runtime=60,
         gpu=1,
     params:
+        code=code("predict"),
         features=lambda wc: config["variants"][wc.variant]["features"],
         targets=config["targets"],
     script:

@@ -3,7 +3,8 @@ import json
 import numpy as np
 
 from conftest import write_video
-from eevflow.decoding import decode_video, frame_indices, letterbox_shape, load_decoded
+from eevflow.decoding import decode_video, frame_indices, load_decoded
+from eevflow.streams import letterbox_shape
 from eevflow.media import probe
 
 

@@ -271,3 +271,87 @@ def test_a_killed_training_job_leaves_nothing_complete_and_rerun_incomplete_reco
     assert ckpt["train_config"]["epochs"] == 150
     assert json.loads((model.parent / "training.json").read_text())["variant"] == "slow"
     assert _planned(workdir, cfg).get("train", 0) == 0
+
+
+# --- code changes (eevflow/fingerprint.py): editing a module reruns the jobs that run it, only -----
+
+
+def _planned_with_code(workdir: Path, snakefile: Path) -> dict[str, int]:
+    cmd = [
+        str(SNAKEMAKE), "--snakefile", str(snakefile), "--directory", str(workdir),
+        "--configfile", str(workdir / "config.yaml"), "--cores", "2", "--dry-run", "--quiet",
+        "rules",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    if "Nothing to be done" in proc.stdout + proc.stderr:
+        return {}
+    table = (proc.stdout + proc.stderr).split("Job stats:")[1].split("total")[0]
+    return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+@pytest.fixture(scope="module")
+def code_copy(run, tmp_path_factory):
+    """A copy of the workflow's code (Snakefile, rules, scripts, package) to edit."""
+    import shutil
+
+    dest = tmp_path_factory.mktemp("code") / "eevflow-copy"
+    shutil.copytree(REPO, dest, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "results", ".snakemake", "__pycache__", ".pytest_cache", "*.egg-info"))
+    return dest
+
+
+def _docstring_edit(text: str) -> str:
+    """``text`` with a line added to its module docstring and a comment at the end."""
+    end = text.index('"""', text.index('"""') + 3)
+    return text[:end] + "\nAn edited docstring line.\n" + text[end:] + "\n# a comment\n"
+
+
+def test_unchanged_code_copy_has_nothing_to_do(run, code_copy):
+    assert _planned_with_code(run[0], code_copy / "Snakefile") == {}
+
+
+def test_editing_the_tcn_reruns_training_prediction_and_aggregates_only(run, code_copy):
+    tcn = code_copy / "eevflow" / "models" / "tcn.py"
+    original = tcn.read_text()
+    try:
+        tcn.write_text(_docstring_edit(original))  # a docstring and a comment: nothing
+        assert _planned_with_code(run[0], code_copy / "Snakefile") == {}
+        tcn.write_text(original + "\n\ndef _edited_helper():\n    return 1\n")
+        planned = _planned_with_code(run[0], code_copy / "Snakefile")
+        # 3 variants x (train + val/test predictions), both ensembles, 5 submissions, the score
+        assert planned == {
+            "train": 3, "predict": 6, "ensemble": 2, "submission": 5, "score": 1, "all": 1,
+        }, planned
+    finally:
+        tcn.write_text(original)
+    assert _planned_with_code(run[0], code_copy / "Snakefile") == {}
+
+
+def test_editing_the_logmel_backend_reruns_its_extractors_and_what_reads_them(run, code_copy):
+    logmel = code_copy / "eevflow" / "features" / "logmel.py"
+    original = logmel.read_text()
+    try:
+        logmel.write_text(original + "\n\ndef _edited_helper():\n    return 2\n")
+        planned = _planned_with_code(run[0], code_copy / "Snakefile")
+        # logmel64 and musicnn_mtt (whose backend imports log-mel's windows): 2 x 3 splits x 2
+        # shards; every variant reads one of them; effnet_lite0's extraction does not rerun
+        assert planned == {
+            "extract": 12, "train": 3, "predict": 6, "ensemble": 2, "submission": 5,
+            "score": 1, "all": 1,
+        }, planned
+    finally:
+        logmel.write_text(original)
+
+
+def test_editing_an_unrelated_module_or_a_docstring_reruns_nothing(run, code_copy):
+    ensemble = code_copy / "eevflow" / "ensemble.py"
+    bench = code_copy / "bench" / "bench_metric.py"
+    originals = {p: p.read_text() for p in (ensemble, bench)}
+    try:
+        ensemble.write_text(_docstring_edit(originals[ensemble]))
+        bench.write_text(originals[bench] + "\nUNUSED = 1\n")
+        assert _planned_with_code(run[0], code_copy / "Snakefile") == {}
+    finally:
+        for p, t in originals.items():
+            p.write_text(t)

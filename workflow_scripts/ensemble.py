@@ -11,7 +11,7 @@ import pandas as pd
 
 from eevflow.ensemble import grid_search_weights, weighted_average
 from eevflow.io import atomic_path, write_json
-from eevflow.manifest import drop_past_end
+from eevflow.past_end import drop_past_end
 from eevflow.runtime import run_script
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from eevflow.io import atomic_path, write_json
-from eevflow.manifest import drop_past_end
+from eevflow.past_end import drop_past_end
 from eevflow.report import describe_model, markdown, score_predictions
 from eevflow.runtime import run_script
 

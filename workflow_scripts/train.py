@@ -8,7 +8,7 @@ import torch
 
 import eevflow
 from eevflow.io import atomic_path, write_json
-from eevflow.manifest import drop_past_end
+from eevflow.past_end import drop_past_end
 from eevflow.models.tcn import TCNConfig
 from eevflow.runtime import run_script
 from eevflow.training import Trainer, TrainConfig, load_split, shards_by_extractor
