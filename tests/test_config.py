@@ -104,3 +104,43 @@ def test_demo_config_has_the_paper_variant_shapes(cfg):
         return (modality, s["model"]["dropout"], s["model"]["positional_encoding"], s["model"]["stacks"])
 
     assert {shape(paper, v) for v in paper["variants"]} <= {shape(demo, v) for v in demo["variants"]}
+
+
+def _property_paths(node, path=()):
+    """(dotted path, schema) of every property schema under ``node``: the children of each
+    ``properties``, found through additionalProperties objects, items, definitions / $defs and
+    oneOf / anyOf / allOf."""
+    if not isinstance(node, dict):
+        return
+    for key, sub in node.get("properties", {}).items():
+        yield ".".join(path + (key,)), sub
+        yield from _property_paths(sub, path + (key,))
+    if isinstance(node.get("additionalProperties"), dict):
+        yield from _property_paths(node["additionalProperties"], path + ("*",))
+    items = node.get("items")
+    for sub in items if isinstance(items, list) else [items]:
+        yield from _property_paths(sub, path + ("[]",))
+    for defs in ("definitions", "$defs"):
+        for key, sub in node.get(defs, {}).items():
+            yield from _property_paths(sub, path + (defs, key))
+    for comb in ("oneOf", "anyOf", "allOf"):
+        for i, sub in enumerate(node.get(comb, [])):
+            yield from _property_paths(sub, path + (f"{comb}[{i}]",))
+
+
+def test_every_config_key_has_a_description():
+    schema = yaml.safe_load(SCHEMA.read_text())
+    found = list(_property_paths(schema))
+    assert len(found) > 90  # the walk reaches the nested and the definitions' properties
+    missing = [
+        path for path, sub in found
+        if not (isinstance(sub, dict) and isinstance(sub.get("description"), str)
+                and sub["description"].strip())
+    ]
+    assert not missing, "properties without a description: " + ", ".join(missing)
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "configs/eev_paper.yaml"])
+def test_described_schema_still_validates_the_shipped_configs(name):
+    out = validate_config(yaml.safe_load((REPO / name).read_text()), SCHEMA)
+    assert out["variants"] and out["decode"]["frame_size"] == 224  # defaults still filled
