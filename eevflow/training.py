@@ -249,14 +249,3 @@ def predictions_frame(videos: list[VideoSeq], preds: list[np.ndarray], targets: 
     df.insert(0, "timestamp_us", np.concatenate([v.timestamps_us for v in videos]))
     df.insert(0, "video_id", np.concatenate([[v.video_id] * len(v.timestamps_us) for v in videos]))
     return df
-
-
-def shards_by_extractor(paths, extractors: list[str]) -> dict[str, list[str]]:
-    """Group shard paths (``.../features/<extractor>/<split>/shard-NNN.parquet``) by extractor,
-    in the variant's feature order."""
-    from pathlib import Path
-
-    groups: dict[str, list[str]] = {name: [] for name in extractors}
-    for p in paths:
-        groups[Path(p).parts[-3]].append(str(p))
-    return groups

@@ -164,9 +164,18 @@ def shard_paths(extractor, split):
     return [f"{R}/features/{extractor}/{split}/shard-{s}.parquet" for s in SHARDS]
 
 
-def variant_shards(variant, splits):
-    feats = config["variants"][variant]["features"]
-    return [p for split in splits for f in feats for p in shard_paths(f, split)]
+def shard_inputs(*splits):
+    """Named inputs of a variant's job: ``<split>__<extractor>`` -> that extractor's shards of the
+    split (``shards__<extractor>`` for the prediction split), so that scripts read the extractor
+    and split from the input's name, never from a path."""
+
+    def get(wildcards):
+        feats = config["variants"][wildcards.variant]["features"]
+        if not splits:  # predict: the wildcard's split
+            return {f"shards__{f}": shard_paths(f, wildcards.pred_split) for f in feats}
+        return {f"{s}__{f}": shard_paths(f, s) for s in splits for f in feats}
+
+    return get
 
 
 def variant_settings(wildcards):
@@ -184,6 +193,27 @@ def ensemble_inputs(wildcards):
 
 def score_splits():
     return ["val", "test"] if HAS_TEST_TRUTH else ["val"]
+
+
+def manifest_inputs():
+    """``manifest__<split>`` -> the split's manifest."""
+    return {f"manifest__{s}": f"{R}/manifest/{s}.parquet" for s in SPLITS}
+
+
+def score_inputs(wildcards):
+    """Named inputs of the score job: ``pred__<model>__<split>``, ``truth__<split>``,
+    ``manifest__<split>``, ``weights__<ensemble>``."""
+    truth = {"val": f"{R}/labels/val.parquet", "test": f"{R}/labels/test_truth.parquet"}
+    return {
+        **{
+            f"pred__{m}__{s}": f"{R}/predictions/{m}/{s}.parquet"
+            for m in all_models()
+            for s in score_splits()
+        },
+        **{f"truth__{s}": truth[s] for s in score_splits()},
+        **manifest_inputs(),
+        **{f"weights__{e}": f"{R}/predictions/{e}/weights.json" for e in ENSEMBLES},
+    }
 
 
 def all_models():
@@ -243,10 +273,15 @@ def train_resource(key):
         dims = [
             jobsize.extractor_dim(config["extractors"][f]) for f in settings["features"]
         ]
-        size = lambda files: sum(os.path.getsize(f) for f in files if os.path.exists(f))
+        size = lambda split: sum(
+            os.path.getsize(p)
+            for f in settings["features"]
+            for p in input[f"{split}__{f}"]
+            if os.path.exists(p)
+        )
         return jobsize.train_resources(
-            size(input.train_shards),
-            size(input.val_shards),
+            size("train"),
+            size("val"),
             dims,
             settings["training"]["epochs"],
         )[key]

@@ -96,7 +96,7 @@ checkpoint download_check:
 
 rule dataset_report:
     input:
-        manifests=expand(f"{R}/manifest/{{split}}.parquet", split=SPLITS),
+        **manifest_inputs(),
         video_list=VIDEO_LIST or [],
     output:
         json=f"{R}/manifest/report.json",

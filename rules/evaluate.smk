@@ -29,18 +29,8 @@ rule ensemble:
 
 rule score:
     input:
-        predictions=expand(
-            f"{R}/predictions/{{model}}/{{split}}.parquet",
-            model=all_models(),
-            split=score_splits(),
-        ),
-        truth=[
-            f"{R}/labels/val.parquet",
-            *([f"{R}/labels/test_truth.parquet"] if HAS_TEST_TRUTH else []),
-        ],
-        manifests=expand(f"{R}/manifest/{{split}}.parquet", split=SPLITS),
+        unpack(score_inputs),
         histories=expand(f"{R}/models/{{variant}}/training.json", variant=VARIANTS),
-        weights=expand(f"{R}/predictions/{{ensemble}}/weights.json", ensemble=ENSEMBLES),
     output:
         csv=f"{R}/scores/scores.csv",
         md=f"{R}/scores/scores.md",

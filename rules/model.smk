@@ -3,10 +3,9 @@
 
 rule train:
     input:
+        unpack(shard_inputs("train", "val")),
         train_labels=f"{R}/labels/train.parquet",
         val_labels=f"{R}/labels/val.parquet",
-        train_shards=lambda wc: variant_shards(wc.variant, ["train"]),
-        val_shards=lambda wc: variant_shards(wc.variant, ["val"]),
         past_end_manifests=past_end_manifests("train", "val"),
     output:
         model=f"{R}/models/{{variant}}/model.pt",
@@ -34,9 +33,9 @@ rule train:
 
 rule predict:
     input:
+        unpack(shard_inputs()),
         model=f"{R}/models/{{variant}}/model.pt",
         labels=f"{R}/labels/{{pred_split}}.parquet",
-        shards=lambda wc: variant_shards(wc.variant, [wc.pred_split]),
     output:
         f"{R}/predictions/{{variant}}/{{pred_split}}.parquet",
     log:

@@ -109,6 +109,12 @@ def test_unscorable_section_names_each_video_and_the_option():
     assert none[-1] == "None." and not any(line.startswith("| split") for line in none)
 
 
+class _Named(dict):
+    """Snakemake's named inputs: ``input[name]`` and ``input.name``."""
+
+    __getattr__ = dict.__getitem__
+
+
 def _fake_snakemake(tmp_path: Path, option: str) -> SimpleNamespace:
     truth = make_truth()
     truth_path = tmp_path / "labels" / "val.parquet"
@@ -130,9 +136,10 @@ def _fake_snakemake(tmp_path: Path, option: str) -> SimpleNamespace:
     settings = {"features": ["f"], "model": {"dropout": 0.1}, "training": {}}
     out = tmp_path / "scores"
     return SimpleNamespace(
-        input=SimpleNamespace(
-            predictions=preds, truth=[str(truth_path)], manifests=[str(manifest)], weights=[]
-        ),
+        input=_Named({  # the score rule's named inputs
+            **{f"pred__{m}__val": p for m, p in zip(("m1", "m2"), preds)},
+            "truth__val": str(truth_path), "manifest__val": str(manifest),
+        }),
         output=SimpleNamespace(
             csv=str(out / "scores.csv"), md=str(out / "scores.md"),
             unscorable=str(out / "unscorable.json"),

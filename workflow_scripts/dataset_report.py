@@ -13,11 +13,7 @@ from eevflow.runtime import run_script
 
 
 def main(sm):
-    if len(sm.params.splits) != len(sm.input.manifests):
-        raise ValueError(f"{len(sm.params.splits)} splits for {len(sm.input.manifests)} manifests")
-    manifests = {
-        split: pd.read_parquet(path) for split, path in zip(sm.params.splits, sm.input.manifests)
-    }
+    manifests = {split: pd.read_parquet(sm.input[f"manifest__{split}"]) for split in sm.params.splits}
     exts = tuple(sm.params.extensions)
     on_disk = sorted(
         os.path.splitext(name)[0]

@@ -8,14 +8,15 @@ import torch
 
 from eevflow.io import atomic_path
 from eevflow.runtime import run_script
-from eevflow.training import Trainer, load_split, predictions_frame, shards_by_extractor
+from eevflow.training import Trainer, load_split, predictions_frame
 
 
 def main(sm):
     ckpt = torch.load(sm.input.model, map_location="cpu", weights_only=True)
     trainer = Trainer.from_checkpoint(ckpt, device="auto", threads=sm.threads)
     labels = pd.read_parquet(sm.input.labels, columns=["video_id", "timestamp_us"])
-    data = load_split(labels, shards_by_extractor(sm.input.shards, sm.params.features), None)
+    shards = {f: list(sm.input[f"shards__{f}"]) for f in sm.params.features}
+    data = load_split(labels, shards, None)
     logging.info("%d videos to predict, %d without features", len(data.videos), len(data.skipped))
     for vid, why in data.skipped.items():
         logging.warning("no prediction for %s: %s", vid, why)

@@ -19,21 +19,24 @@ from eevflow.runtime import run_script
 
 def main(sm):
     targets, scoring = list(sm.params.targets), sm.params.scoring
-    manifest_of = dict(zip(sm.params.manifest_splits, sm.input.manifests))
-    truth = {}
-    for split, path in zip(sm.params.splits, sm.input.truth):  # the rule lists val, then test
-        truth[split] = drop_past_end(
-            pd.read_parquet(path), [manifest_of[split]], sm.params.past_end, "remove"
+    manifest_of = {split: sm.input[f"manifest__{split}"] for split in sm.params.manifest_splits}
+    truth = {
+        split: drop_past_end(
+            pd.read_parquet(sm.input[f"truth__{split}"]), [manifest_of[split]],
+            sm.params.past_end, "remove",
         )
+        for split in sm.params.splits
+    }
     chosen = {
-        Path(p).parent.name: json.loads(Path(p).read_text())["weights"] for p in sm.input.weights
+        e: json.loads(Path(sm.input[f"weights__{e}"]).read_text())["weights"]
+        for e in sm.params.ensembles
     }
     rows = []
     unscorable = {split: {} for split in sm.params.splits}  # split -> model -> {video: reason}
     for model in sm.params.models:
         info = describe_model(model, sm.params.variants, sm.params.ensembles, chosen)
         for split in sm.params.splits:
-            path = next(p for p in sm.input.predictions if p.endswith(f"/{model}/{split}.parquet"))
+            path = sm.input[f"pred__{model}__{split}"]
             row = score_predictions(
                 truth[split], pd.read_parquet(path), targets,
                 scoring["constant_policy"], scoring["ignore_undetected"],

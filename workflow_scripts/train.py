@@ -11,7 +11,7 @@ from eevflow.io import atomic_path, write_json
 from eevflow.past_end import drop_past_end
 from eevflow.models.tcn import TCNConfig
 from eevflow.runtime import run_script
-from eevflow.training import Trainer, TrainConfig, load_split, shards_by_extractor
+from eevflow.training import Trainer, TrainConfig, load_split
 
 
 def main(sm):
@@ -22,10 +22,9 @@ def main(sm):
         split: drop_past_end(pd.read_parquet(path), manifests, sm.params.past_end, "unlabel")
         for split, path in (("train", sm.input.train_labels), ("val", sm.input.val_labels))
     }
-    train = load_split(
-        labels["train"], shards_by_extractor(sm.input.train_shards, feats), targets
-    )
-    val = load_split(labels["val"], shards_by_extractor(sm.input.val_shards, feats), targets)
+    shards = {s: {f: list(sm.input[f"{s}__{f}"]) for f in feats} for s in ("train", "val")}
+    train = load_split(labels["train"], shards["train"], targets)
+    val = load_split(labels["val"], shards["val"], targets)
     for name, split in (("train", train), ("val", val)):
         logging.info("%s: %d videos, %d skipped", name, len(split.videos), len(split.skipped))
         for vid, why in split.skipped.items():
