@@ -158,12 +158,17 @@ def test_second_run_has_nothing_to_do(run):
     assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-3000:]
 
 
-def _planned(workdir: Path, cfg: dict) -> dict[str, int]:
-    """Snakemake's own dry-run job counts per rule for ``cfg`` in ``workdir``."""
-    path = workdir / "changed.yaml"
-    path.write_text(yaml.safe_dump(cfg))
+def _planned(
+    workdir: Path, cfg: dict | None = None, snakefile: Path = REPO / "Snakefile"
+) -> dict[str, int]:
+    """Snakemake's own dry-run job counts per rule for ``cfg`` (default: the run's config) with
+    ``snakefile`` in ``workdir``."""
+    path = workdir / "config.yaml"
+    if cfg is not None:
+        path = workdir / "changed.yaml"
+        path.write_text(yaml.safe_dump(cfg))
     cmd = [
-        str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+        str(SNAKEMAKE), "--snakefile", str(snakefile), "--directory", str(workdir),
         "--configfile", str(path), "--cores", "2", "--dry-run", "--quiet", "rules",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -277,17 +282,7 @@ def test_a_killed_training_job_leaves_nothing_complete_and_rerun_incomplete_reco
 
 
 def _planned_with_code(workdir: Path, snakefile: Path) -> dict[str, int]:
-    cmd = [
-        str(SNAKEMAKE), "--snakefile", str(snakefile), "--directory", str(workdir),
-        "--configfile", str(workdir / "config.yaml"), "--cores", "2", "--dry-run", "--quiet",
-        "rules",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    if "Nothing to be done" in proc.stdout + proc.stderr:
-        return {}
-    table = (proc.stdout + proc.stderr).split("Job stats:")[1].split("total")[0]
-    return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", table, re.M)}
+    return _planned(workdir, snakefile=snakefile)
 
 
 @pytest.fixture(scope="module")
