@@ -208,8 +208,18 @@ def _shown(stats, lo, hi, t, i, frame):
 
 
 def _decord_frames(path, times_s, origin_s, size_wh, rotation, threads, stats, chunk=64):
-    """decord's random access at the frames on screen (only for files ``decord_safe`` passes)."""
+    """decord's random access at the frames on screen (only for files ``decord_safe`` passes).
+    decord's own error type is not a RuntimeError: it is re-raised as :class:`DecodeError`."""
     import decord
+    from decord._ffi.base import DECORDError
+
+    try:
+        yield from _decord_rows(decord, path, times_s, origin_s, size_wh, threads, stats, chunk)
+    except DECORDError as exc:
+        raise DecodeError(f"{path}: decord: {exc}") from exc
+
+
+def _decord_rows(decord, path, times_s, origin_s, size_wh, threads, stats, chunk):
 
     vr = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=max(1, int(threads)))
     stamps = np.asarray(vr.get_frame_timestamp(np.arange(len(vr))))
@@ -322,7 +332,7 @@ def decode_video(
                 tmp, mode="w+", dtype=np.uint8, shape=(len(ts), frame_size, frame_size, 3)
             )
 
-            def put(lo, hi, item):
+            def put(lo, hi, item, out=out):
                 img = item if isinstance(item, np.ndarray) else _picture(item, (new_w, new_h),
                                                                          rotation)
                 out[lo:hi, top : top + new_h, left : left + new_w] = img

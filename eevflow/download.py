@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import re
 import shutil
 import string
 import tempfile
@@ -21,13 +20,7 @@ from typing import Any
 
 import yt_dlp
 
-from eevflow.ids import (  # noqa: F401  (re-exported: callers import them from here too)
-    InvalidVideoId,
-    _shown,
-    validate_local_id,
-    validate_youtube_id,
-    video_path,
-)
+from eevflow.ids import InvalidVideoId, validate_youtube_id, video_path
 
 log = logging.getLogger(__name__)
 

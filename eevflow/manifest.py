@@ -23,14 +23,10 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from eevflow.download import Downloader, DownloadOptions, InvalidVideoId, video_path
+from eevflow.download import Downloader, DownloadOptions
+from eevflow.ids import InvalidVideoId, video_path
 from eevflow.media import ProbeResult, probe
-from eevflow.past_end import (  # noqa: F401  (re-exported)
-    PAST_END_POLICIES,
-    drop_past_end,
-    past_end_mask,
-    rows_past_end,
-)
+from eevflow.past_end import PAST_END_POLICIES, rows_past_end
 
 log = logging.getLogger(__name__)
 

@@ -21,13 +21,8 @@ import struct
 from dataclasses import dataclass
 
 import av
-import numpy as np
 
-from eevflow.decoding import (  # noqa: F401  (DECODE_ERRORS re-exported)
-    BACKENDS,
-    DECODE_ERRORS,
-    FRAME_TIME_TOLERANCE_S,
-)
+from eevflow.decoding import BACKENDS, FRAME_TIME_TOLERANCE_S
 from eevflow.streams import Streams, decord_safe, display_size, read_streams
 
 # Statuses whose files decode_video can decode (which of them go on is the config's choice).
@@ -205,7 +200,7 @@ def _unsupported(vs: av.VideoStream, container: str) -> str:
     return ""
 
 
-def _frame_near(c, vs, target_s: float, streams: Streams):
+def _frame_near(c, vs, target_s: float):
     """The first frame at or after ``target_s`` (container time), and the last frame decoded, after
     a backward seek; (None, None) when there is none."""
     offset = int(target_s / vs.time_base)
@@ -240,7 +235,7 @@ def _check_frames(c, vs, row, streams: Streams) -> str:
     try:
         if total:
             at = start + total / 2
-            mid, _ = _frame_near(c, vs, at, streams)
+            mid, _ = _frame_near(c, vs, at)
             if mid is not None:
                 frames.append(mid)
             at = max(start, start + total - TAIL_SEEK_S)

@@ -13,14 +13,8 @@ import time
 import pytest
 from conftest import write_video
 
-from eevflow.download import (
-    DownloadOptions,
-    Downloader,
-    InvalidVideoId,
-    validate_local_id,
-    validate_youtube_id,
-    video_path,
-)
+from eevflow.download import DownloadOptions, Downloader
+from eevflow.ids import InvalidVideoId, validate_local_id, validate_youtube_id, video_path
 
 VID = "AbCdEfGhIj0"
 TRUNCATED = "Trunc4tedId"

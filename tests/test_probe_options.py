@@ -14,12 +14,10 @@ from eevflow.manifest import (
     ProbeOptions,
     check_videos,
     dataset_report,
-    drop_past_end,
-    past_end_mask,
     report_markdown,
-    rows_past_end,
     usable_statuses,
 )
+from eevflow.past_end import drop_past_end, past_end_mask, rows_past_end
 
 SIX_HZ = (np.arange(18) * 1e6 / 6).round().astype(np.int64)  # 3 s of label rows
 

@@ -8,7 +8,7 @@ import os
 import pytest
 from badmedia import write_good
 
-from eevflow.download import InvalidVideoId, video_path
+from eevflow.ids import InvalidVideoId, video_path
 from eevflow.manifest import check_videos, dangling_links, find_video
 
 EXTS = [".mp4", ".mkv"]
