@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.eevflow-installed
 CORES ?= all
 
-.PHONY: setup demo test lint clean-results
+.PHONY: setup demo test lint schema clean-results
 
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	PATH="$(abspath $(VENV))/bin:$$PATH" snakemake --lint && $(VENV)/bin/snakefmt --check .
+
+# regenerate schemas/config.schema.yaml and the README's option tables from the option classes
+schema: $(STAMP)
+	$(PY) scripts/gen_schema.py
 
 clean-results:
 	rm -rf results .snakemake

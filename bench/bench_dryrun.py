@@ -29,6 +29,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import yaml
 
+from eevflow.layout import Layout
+
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {"train": 3061, "val": 755, "test": 1337}  # EEV 2021: 5,153 videos
 ROWS_PER_VIDEO = 1500  # 4.2 min at 6 Hz, EEV's mean length
@@ -72,22 +74,22 @@ def mark_checked(work: Path) -> None:
     from eevflow.labels import read_labels, write_labels_parquet
 
     cfg = yaml.safe_load((work / "config.yaml").read_text())
-    results, videos = Path(cfg["results_dir"]), Path(cfg["data"]["videos_dir"])
+    layout, videos = Layout(cfg["results_dir"]), Path(cfg["data"]["videos_dir"])
     durations = {}
     for split, path in cfg["data"]["labels"].items():
         df = read_labels(path, cfg["targets"], require_scores=split != "test")
         for vid in df["video_id"].unique():
             (videos / f"{vid}.mp4").touch()
-        write_labels_parquet(df, results / "labels" / f"{split}.parquet")
+        write_labels_parquet(df, layout.labels(split))
         durations[split] = df.groupby("video_id", sort=False)["timestamp_us"].max() / 1e6
     time.sleep(1.1)  # manifests newer than the labels and videos
-    (results / "manifest").mkdir(parents=True, exist_ok=True)
     for split, dur in durations.items():
+        Path(layout.manifest(split)).parent.mkdir(parents=True, exist_ok=True)
         manifest = pd.DataFrame({
             "video_id": dur.index, "path": [str(videos / f"{v}.mp4") for v in dur.index],
             "status": "ok", "reason": "", "duration_s": dur.to_numpy(),
         })
-        manifest.to_parquet(results / "manifest" / f"{split}.parquet", index=False)
+        manifest.to_parquet(layout.manifest(split), index=False)
 
 
 def dry_run(work: Path) -> tuple[float, dict[str, int]]:

@@ -20,11 +20,14 @@ import time
 import numpy as np
 import torch
 
+from eevflow.decoded_shard import FILES
 from eevflow.features.efficientnet_lite import embed_frames, load_efficientnet_lite0
+from eevflow.layout import Layout
 
 
 def _frames(path: str | None, n: int) -> tuple[np.ndarray, str]:
-    found = [path] if path else sorted(glob.glob("results/decoded/*/shard-*/*/frames.npy"))
+    pattern = f"{Layout('results').decoded('*', '*')}/*/{FILES['frames']}"  # any split, shard, video
+    found = [path] if path else sorted(glob.glob(pattern))
     if found:
         return np.load(found[0], mmap_mode="r")[:n], found[0]
     from eevflow.demo import DemoSpec, demo_video_ids, generate_video

@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from eevflow.layout import Layout
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -42,12 +44,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()
     cfg = yaml.safe_load(Path(args.configfile).read_text())
-    results = Path(cfg.get("results_dir", "results"))
+    layout = Layout(cfg.get("results_dir", "results"))
     ext_cfg = cfg["extractors"][args.extractor]
-    target = f"{results}/features/{args.extractor}/{args.split}/shard-{args.shard}.parquet"
-    bench_file = Path(
-        f"{results}/benchmarks/extract/{args.extractor}/{args.split}/shard-{args.shard}.tsv"
-    )
+    target = layout.features(args.extractor, args.split, args.shard)
+    bench_file = layout.benchmark("extract", args.extractor, args.split, shard=args.shard)
     smk = [sys.executable, "-m", "snakemake", "--configfile", args.configfile,
            "--cores", str(args.cores)]
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
@@ -67,7 +67,7 @@ def main() -> None:
     if ext_cfg["backend"] != "efficientnet_lite0":
         raise SystemExit("the bare-forward comparison is written for efficientnet_lite0")
     vids = [vid for vid, _, _ in iter_videos(REPO / target)]
-    decoded = REPO / results / "decoded" / args.split / f"shard-{args.shard}"
+    decoded = REPO / layout.decoded(args.split, args.shard)
     frames = np.concatenate([np.load(video_files(decoded, vid)["frames"]) for vid in vids])
     ext = build_extractor(args.extractor, ext_cfg, device="cpu", threads=args.cores)
     model = ext.model()

@@ -12,29 +12,15 @@ from typing import Any
 import jsonschema
 import yaml
 
+from eevflow.features.options import BACKENDS
+from eevflow.models.options import TrainingOptions, family_options, model_type
+from eevflow.options import describe_error
+
 SPLITS = ("train", "val", "test")
 
 
 class ConfigError(ValueError):
     pass
-
-
-def _key(path) -> str:
-    return ".".join(str(p) for p in path) or "(top level)"
-
-
-def _describe(err: jsonschema.ValidationError) -> str:
-    where = _key(err.absolute_path)
-    if err.validator == "additionalProperties":
-        allowed = sorted(err.schema.get("properties", {}))
-        extra = sorted(set(err.instance) - set(allowed))
-        hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
-        return f"{where}: unknown key(s) {', '.join(map(repr, extra))}{hint}"
-    if err.validator == "enum":
-        return f"{where}: {err.instance!r} is not allowed; allowed values: {err.validator_value}"
-    if err.validator == "required":
-        return f"{where}: {err.message}"
-    return f"{where}: {err.message}"
 
 
 def _fill_defaults(schema: dict, node: Any, root: dict) -> None:
@@ -67,11 +53,11 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     schema = load_schema(schema_path)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    problems = [_describe(e) for e in errors]
+    problems = [describe_error(e) for e in errors]
     if not problems:
         config = copy.deepcopy(config)
         _fill_defaults(schema, config, schema)
-        problems = _cross_checks(config)
+        problems = _option_checks(config) + _cross_checks(config)
         if not problems:
             return config
     raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
@@ -104,17 +90,48 @@ def _cross_checks(cfg: dict) -> list[str]:
     demo = cfg.get("demo", {})
     if demo.get("enabled") and demo["min_seconds"] > demo["max_seconds"]:
         problems.append("demo.min_seconds: must not exceed demo.max_seconds")
-    for name, ext in extractors.items():
-        if ext.get("fmin", 0) >= ext.get("fmax", float("inf")):
-            problems.append(f"extractors.{name}.fmin: must be below fmax")
+    return problems
+
+
+def _option_checks(cfg: dict) -> list[str]:
+    """Through the option classes (after the schema passed): the rules between options, and the
+    extractors' defaults filled in (the config then states every option each job runs with, so
+    that a changed default reruns what it changes)."""
+    problems = []
+    for name, ext in cfg["extractors"].items():
+        cls = BACKENDS[ext["backend"]]
+        found = cls.problems(ext, ("extractors", name))
+        if not found:
+            opts = cls.from_dict(ext)
+            found = [f"extractors.{name}.{key}: {msg}" for key, msg in opts.check_decode(cfg["decode"])]
+            cfg["extractors"][name] = {"backend": cls.backend, "modality": cls.modality,
+                                       **opts.to_dict()}
+        problems += found
+    for family, block in cfg.get("model_defaults", {}).items():
+        problems += family_options(family).problems(block, ("model_defaults", family))
+    for name in cfg["variants"]:
+        s = variant_settings(cfg, name)
+        problems += family_options(model_type(s["model"])).problems(
+            s["model"], ("variants", name, "model"))
+        problems += TrainingOptions.problems(s["training"], ("variants", name, "training"))
     return problems
 
 
 def variant_settings(cfg: dict, name: str) -> dict:
-    """One variant's own slice: its features and its model / training settings over the defaults."""
+    """One variant's own slice: its features, and its model and training options over the
+    defaults (the family's class defaults, then ``model_defaults.<type>``, then the variant's
+    own; the same for training), every option stated."""
     var = cfg["variants"][name]
-    return {
-        "features": list(var["features"]),
-        "model": {**cfg.get("model_defaults", {}), **var.get("model", {})},
-        "training": {**cfg.get("training_defaults", {}), **var.get("training", {})},
+    family = model_type(var.get("model"))
+    model = {
+        **family_options(family).defaults(),
+        **cfg.get("model_defaults", {}).get(family, {}),
+        **var.get("model", {}),
+        "type": family,
     }
+    training = {
+        **TrainingOptions.defaults(),
+        **cfg.get("training_defaults", {}),
+        **var.get("training", {}),
+    }
+    return {"features": list(var["features"]), "model": model, "training": training}

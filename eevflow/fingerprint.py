@@ -22,14 +22,6 @@ import hashlib
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-# backend -> the module that implements it (eevflow.features.backends() imports the same ones)
-BACKEND_MODULES = {
-    "efficientnet_lite0": "eevflow.features.efficientnet_lite",
-    "logmel": "eevflow.features.logmel",
-    "musicnn": "eevflow.features.musicnn_tagger",
-    "tfhub_audio": "eevflow.features.tfhub",
-    "tfhub_image": "eevflow.features.tfhub",
-}
 
 
 def module_file(name: str, package_dir: Path = PACKAGE_DIR) -> Path:
@@ -116,12 +108,3 @@ def code_fingerprint(*entries: str, package_dir: Path = PACKAGE_DIR) -> str:
     for name in modules_used(*entries, package_dir=package_dir):
         h.update(f"{name}:{module_digest(name, package_dir)}\n".encode())
     return h.hexdigest()[:16]
-
-
-def backend_module(backend: str) -> str:
-    try:
-        return BACKEND_MODULES[backend]
-    except KeyError:
-        raise ValueError(
-            f"unknown extractor backend {backend!r}; known: {sorted(BACKEND_MODULES)}"
-        ) from None

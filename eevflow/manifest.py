@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,8 @@ import pandas as pd
 from eevflow.download import Downloader, DownloadOptions
 from eevflow.ids import InvalidVideoId, video_path
 from eevflow.media import ProbeResult, probe
-from eevflow.past_end import PAST_END_POLICIES, rows_past_end
+from eevflow.options import Options, option
+from eevflow.past_end import rows_past_end
 
 log = logging.getLogger(__name__)
 
@@ -36,24 +37,51 @@ EXCLUDED = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class ProbeOptions:
-    """The config's ``probe`` block and the decode settings the probe needs."""
+@dataclass
+class ProbeSettings(Options):
+    """What the download-check does with files that are usable but odd (the config's ``probe``
+    block; its schema is generated from this class)."""
+
+    min_duration_s: float = option(
+        1.0, "videos shorter than this many seconds are excluded (status too_short)", minimum=0
+    )
+    # `silence` decodes the frames of a video without audio and gives the audio extractors a silent
+    # track of its length, so every variant predicts it; `exclude` drops it like a corrupt file
+    no_audio: Literal["silence", "exclude"] = option(
+        "silence", "videos without audio: silence (decoded with a silent track) or exclude"
+    )
+    # a healthy audio track that ends before the picture (music that stops before the credits):
+    # status audio_short; `keep` decodes it padded with silence (counted in the decode log and meta)
+    short_audio: Literal["keep", "exclude"] = option(
+        "keep", "audio_short videos: keep (padded with silence, counted) or exclude"
+    )
+    audio_tolerance_s: float = option(
+        0.5, "audio may end this much (or audio_tolerance_frac of the duration) early", minimum=0
+    )
+    audio_tolerance_frac: float = option(
+        0.05, "audio may end this fraction of the duration (or audio_tolerance_s) early",
+        minimum=0, maximum=1,
+    )
+    # label rows after the video's end (beyond the tolerance), counted per video (rows_past_end).
+    # keep: decoded as the last frame and silence, trained on and scored; drop: still predicted (a
+    # submission covers every test row) but neither trained on nor scored; exclude: the video is
+    # excluded (status labels_past_end)
+    labels_past_end: Literal["keep", "drop", "exclude"] = option(
+        "keep", "label rows after the video's end: keep, drop (not trained on or scored), "
+        "exclude the video"
+    )
+    labels_past_end_tolerance_s: float = option(
+        0.5, "a label row counts as past the end when it is this much after the last frame ends",
+        minimum=0,
+    )
+
+
+@dataclass
+class ProbeOptions(ProbeSettings):
+    """The probe block and the decode settings the probe needs."""
 
     sample_rate: int = 16000
-    min_duration_s: float = 1.0
-    no_audio: str = "silence"
-    short_audio: str = "keep"
-    audio_tolerance_s: float = 0.5
-    audio_tolerance_frac: float = 0.05
-    labels_past_end: str = "keep"
-    labels_past_end_tolerance_s: float = 0.5
     backend: str = "pyav"
-
-    def __post_init__(self) -> None:
-        if self.labels_past_end not in PAST_END_POLICIES:
-            raise ValueError(f"probe.labels_past_end must be one of {list(PAST_END_POLICIES)}, "
-                             f"not {self.labels_past_end!r}")
 
     @classmethod
     def from_config(cls, probe_cfg: Mapping[str, Any], decode_cfg: Mapping[str, Any]):

@@ -11,9 +11,6 @@ import pandas as pd
 
 log = logging.getLogger(__name__)
 
-PAST_END_POLICIES = ("keep", "drop", "exclude")
-
-
 def rows_past_end(timestamps_us: np.ndarray, duration_s: float, tolerance_s: float) -> int:
     """Label rows more than ``tolerance_s`` after the end of the last frame."""
     if not np.isfinite(duration_s):

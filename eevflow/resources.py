@@ -9,34 +9,17 @@ from __future__ import annotations
 
 import math
 
+from eevflow.features.options import backend_options
+
 ROWS_PER_SECOND = 6  # EEV labels are at 6 Hz
 
-# label rows embedded per second on 2 CPU cores (bench/bench_extract*.py, musicnn at 3 s context)
-EXTRACT_ROWS_PER_S = {
-    "efficientnet_lite0": 30.0,
-    "musicnn": 15.0,
-    "logmel": 2000.0,
-    "tfhub_image": 15.0,
-    "tfhub_audio": 60.0,
-}
-# output sizes that do not need the model to be built
-_TFHUB_DIMS = {"trill_distilled": 2048, "vggish": 128, "yamnet": 1024,
-               "efficientnet_b0": 1280, "resnet_v2_50": 2048}
-_MUSICNN_DIMS = {"penultimate": 200, "mean_pool": 753, "max_pool": 753, "taggram": 50}
 TRAIN_STEPS_PER_S = 1300.0  # TCN time steps per second of training, 2 CPU cores (bench_train.py)
 
 
 def extractor_dim(options: dict) -> int:
-    backend = options["backend"]
-    if "dim" in options:
-        return int(options["dim"])
-    if backend == "efficientnet_lite0":
-        return 1280
-    if backend == "logmel":
-        return int(options.get("n_mels", 64))
-    if backend == "musicnn":
-        return _MUSICNN_DIMS[options.get("layer", "penultimate")]
-    return _TFHUB_DIMS.get(options.get("model", ""), 2048)
+    """An extractor entry's embedding size, from its backend's options class (the one place the
+    sizes are known; an unknown backend is an error, not a guess)."""
+    return backend_options(options["backend"]).from_dict(options).output_dim()
 
 
 def decode_resources(video_seconds) -> dict[str, int]:
@@ -69,7 +52,8 @@ def extract_resources(
         rows = input_bytes / (3 * frame_size**2)
     else:
         rows = ROWS_PER_SECOND * input_bytes / (4 * sample_rate)
-    rate = EXTRACT_ROWS_PER_S.get(options["backend"], 15.0)
+    # label rows embedded per second on 2 CPU cores (bench/bench_extract*.py), per backend
+    rate = backend_options(options["backend"]).rows_per_s
     return {"mem_mb": 6000, "runtime": int(10 + math.ceil(2 * rows / rate / 60))}
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 
 from eevflow import metrics
+from eevflow.models.options import TrainingOptions
 from eevflow.models.tcn import EEVTCN, TCNConfig
 from eevflow.shards import read_shards
 
@@ -25,25 +26,11 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class TrainConfig:
-    epochs: int = 20
-    optimizer: str = "sgd"  # sgd | adam
-    lr: float = 5e-3
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    grad_accum: int = 32
-    seed: int = 0
-    selection: str = "best_val"  # best_val | last
-    shuffle_labels: bool = False  # control: label rows permuted across the training set
-    standardize: bool = True  # z-score features with the training set's statistics
-    device: str = "auto"  # auto | cpu | cuda
-    constant_policy: str = "minus_one"  # validation M_rho, as the scoring rule
+class TrainConfig(TrainingOptions):
+    """The variant's training options (eevflow.models.options.TrainingOptions, validated from the
+    config) plus the scoring rule of validation M_rho."""
 
-    def __post_init__(self):
-        if self.optimizer not in ("sgd", "adam"):
-            raise ValueError("optimizer must be 'sgd' or 'adam'")
-        if self.selection not in ("best_val", "last"):
-            raise ValueError("selection must be 'best_val' or 'last'")
+    constant_policy: str = "minus_one"
 
 
 @dataclass

@@ -11,10 +11,13 @@ import pandas as pd
 from eevflow import config as eevconfig
 from eevflow import resources as jobsize
 from eevflow.decoded_shard import media_bytes
-from eevflow.fingerprint import backend_module, code_fingerprint
+from eevflow.features.options import backend_options
+from eevflow.models.options import family_options, model_type
+from eevflow.fingerprint import code_fingerprint
 from eevflow.ids import InvalidVideoId
 from eevflow.ids import video_path as safe_video_path
 from eevflow.labels import read_video_ids
+from eevflow.layout import Layout
 from eevflow.manifest import find_video, usable_statuses
 from eevflow.shards import shard_of
 
@@ -22,7 +25,7 @@ config = eevconfig.validate_config(
     config, workflow.source_path("../schemas/config.schema.yaml")
 )
 
-R = config["results_dir"]
+L = Layout(config["results_dir"])
 SPLITS = eevconfig.SPLITS
 PRED_SPLITS = ("val", "test")
 VARIANTS = list(config["variants"])
@@ -68,6 +71,16 @@ def code(rule):
     return code_fingerprint(*CODE[rule])
 
 
+def model_code(rule):
+    """train / predict: the rule's modules and the variant's model family's own module."""
+
+    def get(wildcards):
+        family = model_type(config["variants"][wildcards.variant].get("model"))
+        return code_fingerprint(*CODE[rule], family_options(family).module)
+
+    return get
+
+
 def extract_code(wildcards):
     """The registry, the shard writer and reader, and the extractor's own backend module."""
     backend = config["extractors"][wildcards.extractor]["backend"]
@@ -75,7 +88,7 @@ def extract_code(wildcards):
         "eevflow.features",
         "eevflow.shards",
         "eevflow.decoded_shard",
-        backend_module(backend),
+        backend_options(backend).module,
     )
 
 
@@ -153,15 +166,15 @@ PAST_END = {
 def past_end_manifests(*splits):
     if PAST_END["policy"] != "drop":
         return []
-    return [f"{R}/manifest/{s}.parquet" for s in splits]
+    return [L.manifest(s) for s in splits]
 
 
 def decoded_shard(split, shard):
-    return f"{R}/decoded/{split}/shard-{shard}"
+    return L.decoded(split, shard)
 
 
 def shard_paths(extractor, split):
-    return [f"{R}/features/{extractor}/{split}/shard-{s}.parquet" for s in SHARDS]
+    return [L.features(extractor, split, s) for s in SHARDS]
 
 
 def shard_inputs(*splits):
@@ -185,7 +198,7 @@ def variant_settings(wildcards):
 def ensemble_inputs(wildcards):
     members = config["ensembles"][wildcards.ensemble]["members"]
     return {
-        f"{split}_{m}": f"{R}/predictions/{m}/{split}.parquet"
+        f"{split}_{m}": L.predictions(m, split)
         for m in members
         for split in PRED_SPLITS
     }
@@ -197,22 +210,22 @@ def score_splits():
 
 def manifest_inputs():
     """``manifest__<split>`` -> the split's manifest."""
-    return {f"manifest__{s}": f"{R}/manifest/{s}.parquet" for s in SPLITS}
+    return {f"manifest__{s}": L.manifest(s) for s in SPLITS}
 
 
 def score_inputs(wildcards):
     """Named inputs of the score job: ``pred__<model>__<split>``, ``truth__<split>``,
     ``manifest__<split>``, ``weights__<ensemble>``."""
-    truth = {"val": f"{R}/labels/val.parquet", "test": f"{R}/labels/test_truth.parquet"}
+    truth = {"val": L.labels("val"), "test": L.test_truth()}
     return {
         **{
-            f"pred__{m}__{s}": f"{R}/predictions/{m}/{s}.parquet"
+            f"pred__{m}__{s}": L.predictions(m, s)
             for m in all_models()
             for s in score_splits()
         },
         **{f"truth__{s}": truth[s] for s in score_splits()},
         **manifest_inputs(),
-        **{f"weights__{e}": f"{R}/predictions/{e}/weights.json" for e in ENSEMBLES},
+        **{f"weights__{e}": L.weights(e) for e in ENSEMBLES},
     }
 
 
@@ -222,10 +235,10 @@ def all_models():
 
 def all_targets():
     return [
-        f"{R}/scores/scores.csv",
-        f"{R}/scores/scores.md",
-        f"{R}/manifest/report.md",
-        *expand(f"{R}/submission/{{model}}.csv", model=all_models()),
+        L.scores("csv"),
+        L.scores("md"),
+        L.dataset_report("md"),
+        *expand(L.submission("{model}"), model=all_models()),
     ]
 
 
@@ -233,7 +246,7 @@ def all_targets():
 # jobs exist before download_check has run (their shard is known, not their videos), so their
 # sizes come from the manifest file when it is there, and a default until then.
 def _shard_durations(split, shard):
-    path = f"{R}/manifest/{split}.parquet"
+    path = L.manifest(split)
     if not os.path.exists(path):
         return [float("nan")]
     return shard_rows(read_manifest(path), shard)["duration_s"].astype(float).tolist()
@@ -245,11 +258,17 @@ def decode_resource(key):
     ]
 
 
-def decode_ids(wildcards, input):
-    """The shard's video IDs, in the order of the decode job's input files (download_check has
-    run once the input is known)."""
+def decode_videos(wildcards):
+    """The shard's videos as video ID -> the file download_check probed (the job reads IDs and
+    files from this one mapping; its input lists the same files for the dependency)."""
     rows = shard_rows(manifest_rows(wildcards.split), wildcards.shard)
-    return rows["video_id"].tolist()
+    return dict(zip(rows["video_id"], rows["path"]))
+
+
+def extract_gpu(wildcards):
+    """1 when the extractor's backend runs a network (its options class says), 0 for log-mel."""
+    backend = config["extractors"][wildcards.extractor]["backend"]
+    return int(backend_options(backend).gpu)
 
 
 def extract_resource(key):

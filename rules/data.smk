@@ -11,9 +11,9 @@ if DEMO:
             test=config["data"]["labels"]["test"],
             truth=config["data"]["test_ground_truth"],
         log:
-            f"{R}/logs/demo_data.log",
+            L.log("demo_data"),
         benchmark:
-            f"{R}/benchmarks/demo_data.tsv"
+            L.benchmark("demo_data")
         conda:
             ENV
         threads: 2
@@ -32,9 +32,9 @@ rule labels:
     input:
         csv=lambda wc: config["data"]["labels"][wc.split],
     output:
-        f"{R}/labels/{{split}}.parquet",
+        L.labels("{split}"),
     log:
-        f"{R}/logs/labels/{{split}}.log",
+        L.log("labels", "{split}"),
     conda:
         ENV
     resources:
@@ -52,9 +52,9 @@ rule test_ground_truth:
     input:
         csv=config["data"]["test_ground_truth"] or [],
     output:
-        f"{R}/labels/test_truth.parquet",
+        L.test_truth(),
     log:
-        f"{R}/logs/labels/test_truth.log",
+        L.log("labels", "test_truth"),
     conda:
         ENV
     resources:
@@ -70,13 +70,13 @@ rule test_ground_truth:
 
 checkpoint download_check:
     input:
-        labels=f"{R}/labels/{{split}}.parquet",
+        labels=L.labels("{split}"),
         videos=download_check_videos,
         video_list=VIDEO_LIST or [],
     output:
-        manifest=f"{R}/manifest/{{split}}.parquet",
+        manifest=L.manifest("{split}"),
     log:
-        f"{R}/logs/download_check/{{split}}.log",
+        L.log("download_check", "{split}"),
     conda:
         ENV
     threads: 1
@@ -99,10 +99,10 @@ rule dataset_report:
         **manifest_inputs(),
         video_list=VIDEO_LIST or [],
     output:
-        json=f"{R}/manifest/report.json",
-        md=f"{R}/manifest/report.md",
+        json=L.dataset_report("json"),
+        md=L.dataset_report("md"),
     log:
-        f"{R}/logs/dataset_report.log",
+        L.log("dataset_report"),
     conda:
         ENV
     resources:
@@ -124,13 +124,13 @@ rule dataset_report:
 rule decode:
     input:
         videos=decode_inputs,
-        labels=f"{R}/labels/{{split}}.parquet",
+        labels=L.labels("{split}"),
     output:
-        directory(f"{R}/decoded/{{split}}/shard-{{shard}}"),
+        directory(L.decoded("{split}", "{shard}")),
     log:
-        f"{R}/logs/decode/{{split}}/shard-{{shard}}.log",
+        L.log("decode", "{split}", shard="{shard}"),
     benchmark:
-        f"{R}/benchmarks/decode/{{split}}/shard-{{shard}}.tsv"
+        L.benchmark("decode", "{split}", shard="{shard}")
     conda:
         ENV
     threads: config["decode"]["threads"]
@@ -139,7 +139,7 @@ rule decode:
         runtime=decode_resource("runtime"),
     params:
         code=code("decode"),
-        videos=decode_ids,
+        videos=decode_videos,
         decode=config["decode"],
     script:
         "../workflow_scripts/decode.py"

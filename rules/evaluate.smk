@@ -4,14 +4,14 @@
 rule ensemble:
     input:
         unpack(ensemble_inputs),
-        val_labels=f"{R}/labels/val.parquet",
+        val_labels=L.labels("val"),
         past_end_manifests=past_end_manifests("val"),
     output:
-        val=f"{R}/predictions/{{ensemble}}/val.parquet",
-        test=f"{R}/predictions/{{ensemble}}/test.parquet",
-        weights=f"{R}/predictions/{{ensemble}}/weights.json",
+        val=L.predictions("{ensemble}", "val"),
+        test=L.predictions("{ensemble}", "test"),
+        weights=L.weights("{ensemble}"),
     log:
-        f"{R}/logs/ensemble/{{ensemble}}.log",
+        L.log("ensemble", "{ensemble}"),
     conda:
         ENV
     resources:
@@ -30,13 +30,13 @@ rule ensemble:
 rule score:
     input:
         unpack(score_inputs),
-        histories=expand(f"{R}/models/{{variant}}/training.json", variant=VARIANTS),
+        histories=expand(L.history("{variant}"), variant=VARIANTS),
     output:
-        csv=f"{R}/scores/scores.csv",
-        md=f"{R}/scores/scores.md",
-        unscorable=f"{R}/scores/unscorable.json",
+        csv=L.scores("csv"),
+        md=L.scores("md"),
+        unscorable=L.unscorable(),
     log:
-        f"{R}/logs/score.log",
+        L.log("score"),
     conda:
         ENV
     resources:
@@ -58,14 +58,14 @@ rule score:
 
 rule submission:
     input:
-        predictions=f"{R}/predictions/{{model}}/test.parquet",
+        predictions=L.predictions("{model}", "test"),
         test=config["data"]["labels"]["test"],
-        manifest=f"{R}/manifest/test.parquet",
+        manifest=L.manifest("test"),
     output:
-        csv=f"{R}/submission/{{model}}.csv",
-        report=f"{R}/submission/{{model}}.fill.json",
+        csv=L.submission("{model}"),
+        report=L.fill_report("{model}"),
     log:
-        f"{R}/logs/submission/{{model}}.log",
+        L.log("submission", "{model}"),
     conda:
         ENV
     resources:

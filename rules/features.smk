@@ -5,18 +5,18 @@ rule extract:
     input:
         decoded=lambda wc: decoded_shard(wc.split, wc.shard),
     output:
-        f"{R}/features/{{extractor}}/{{split}}/shard-{{shard}}.parquet",
+        L.features("{extractor}", "{split}", "{shard}"),
     log:
-        f"{R}/logs/extract/{{extractor}}/{{split}}/shard-{{shard}}.log",
+        L.log("extract", "{extractor}", "{split}", shard="{shard}"),
     benchmark:
-        f"{R}/benchmarks/extract/{{extractor}}/{{split}}/shard-{{shard}}.tsv"
+        L.benchmark("extract", "{extractor}", "{split}", shard="{shard}")
     conda:
         ENV
     threads: 2
     resources:
         mem_mb=extract_resource("mem_mb"),
         runtime=extract_resource("runtime"),
-        gpu=lambda wc: int(config["extractors"][wc.extractor]["backend"] != "logmel"),
+        gpu=extract_gpu,
     params:
         code=extract_code,
         extractor=lambda wc: config["extractors"][wc.extractor],

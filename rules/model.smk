@@ -4,16 +4,16 @@
 rule train:
     input:
         unpack(shard_inputs("train", "val")),
-        train_labels=f"{R}/labels/train.parquet",
-        val_labels=f"{R}/labels/val.parquet",
+        train_labels=L.labels("train"),
+        val_labels=L.labels("val"),
         past_end_manifests=past_end_manifests("train", "val"),
     output:
-        model=f"{R}/models/{{variant}}/model.pt",
-        history=f"{R}/models/{{variant}}/training.json",
+        model=L.model("{variant}"),
+        history=L.history("{variant}"),
     log:
-        f"{R}/logs/train/{{variant}}.log",
+        L.log("train", "{variant}"),
     benchmark:
-        f"{R}/benchmarks/train/{{variant}}.tsv"
+        L.benchmark("train", "{variant}")
     conda:
         ENV
     threads: 2
@@ -22,7 +22,7 @@ rule train:
         runtime=train_resource("runtime"),
         gpu=1,
     params:
-        code=code("train"),
+        code=model_code("train"),
         settings=variant_settings,
         targets=config["targets"],
         constant_policy=config["scoring"]["constant_policy"],
@@ -34,12 +34,12 @@ rule train:
 rule predict:
     input:
         unpack(shard_inputs()),
-        model=f"{R}/models/{{variant}}/model.pt",
-        labels=f"{R}/labels/{{pred_split}}.parquet",
+        model=L.model("{variant}"),
+        labels=L.labels("{pred_split}"),
     output:
-        f"{R}/predictions/{{variant}}/{{pred_split}}.parquet",
+        L.predictions("{variant}", "{pred_split}"),
     log:
-        f"{R}/logs/predict/{{variant}}/{{pred_split}}.log",
+        L.log("predict", "{variant}", "{pred_split}"),
     conda:
         ENV
     threads: 2
@@ -48,7 +48,7 @@ rule predict:
         runtime=60,
         gpu=1,
     params:
-        code=code("predict"),
+        code=model_code("predict"),
         features=lambda wc: config["variants"][wc.variant]["features"],
         targets=config["targets"],
     script:

@@ -46,8 +46,8 @@ def test_defaults_are_filled(cfg):
          "variants.tcn_pe_av.features: unknown extractor 'nope'"),
         (lambda c: c["ensembles"]["ensemble_paper"]["members"].update(ghost=0.1),
          "unknown variant 'ghost'"),
-        (lambda c: c["model_defaults"].update(positional_encoding="learned"),
-         "model_defaults.positional_encoding"),
+        (lambda c: c["model_defaults"]["tcn"].update(positional_encoding="learned"),
+         "model_defaults.tcn.positional_encoding"),
         (lambda c: c.update(download={"enabled": True, "url_template": "https://x/{vid}"}),
          "download.url_template"),
         (lambda c: c.update(probe={"no_audio": "drop"}), "allowed values: ['silence', 'exclude']"),
@@ -65,7 +65,7 @@ def test_bad_configs_name_the_key(cfg, mutate, message):
 def test_variant_settings_merge_defaults(cfg):
     s = variant_settings(validate_config(cfg, SCHEMA), "audio_dp03_nope")
     assert s["model"]["positional_encoding"] == "none"
-    assert s["model"]["channels"] == cfg["model_defaults"]["channels"]
+    assert s["model"]["channels"] == cfg["model_defaults"]["tcn"]["channels"]
     assert s["training"]["epochs"] == cfg["training_defaults"]["epochs"]
 
 
@@ -86,7 +86,7 @@ def test_paper_config_mirrors_table_1():
     ])
     t = cfg["training_defaults"]
     assert (t["optimizer"], t["lr"], t["grad_accum"], t["epochs"]) == ("sgd", 0.005, 32, 20)
-    m = cfg["model_defaults"]
+    m = cfg["model_defaults"]["tcn"]
     assert (m["channels"], m["kernel_size"], m["dilations"], m["weight_norm"]) == (
         512, 3, [1, 2, 4, 8], False)
     (ens,) = cfg["ensembles"].values()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ast
 import shutil
 from pathlib import Path
 
 import pytest
 
 from eevflow import fingerprint as fp
+from eevflow.features.options import BACKENDS, backend_options
 
 PKG = Path(fp.__file__).resolve().parent
 
@@ -71,18 +71,16 @@ def test_bad_names_are_errors():
     with pytest.raises(ValueError, match="no module 'eevflow.nope'"):
         fp.code_fingerprint("eevflow.nope")
     with pytest.raises(ValueError, match="unknown extractor backend 'vggish'"):
-        fp.backend_module("vggish")
+        backend_options("vggish")
 
 
 def test_backend_modules_match_the_backend_classes():
-    """Each backend name maps to the module whose Extractor class declares it."""
-    declared = {}
-    for path in (PKG / "features").glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ClassDef):
-                for stmt in node.body:
-                    if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
-                            and getattr(stmt.targets[0], "id", "") == "backend"
-                            and isinstance(stmt.value, ast.Constant)):
-                        declared[stmt.value.value] = f"eevflow.features.{path.stem}"
-    assert declared == fp.BACKEND_MODULES
+    """Each options class names the module whose Extractor class uses it (the module an extract
+    job's fingerprint counts)."""
+    from eevflow.features import backends
+
+    table = backends()
+    assert set(table) == set(BACKENDS)
+    for backend, cls in table.items():
+        assert cls.__module__ == BACKENDS[backend].module
+        assert cls.options_class is BACKENDS[backend]

@@ -128,7 +128,7 @@ def messy(tmp_path_factory):
     }
     cfg["n_shards"] = 1
     cfg["extractors"] = {k: cfg["extractors"][k] for k in ("effnet_lite0", "logmel64")}
-    cfg["model_defaults"]["channels"] = 16
+    cfg["model_defaults"]["tcn"]["channels"] = 16
     cfg["training_defaults"]["epochs"] = 5
     cfg["variants"] = {
         "visual": {"features": ["effnet_lite0"]},

@@ -46,7 +46,7 @@ def tiny_config() -> dict:
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     cfg["demo"].update(n_train=4, n_val=2, n_test=2, min_seconds=8, max_seconds=10, seed=3)
     cfg["n_shards"] = 1
-    cfg["model_defaults"]["channels"] = 16
+    cfg["model_defaults"]["tcn"]["channels"] = 16
     cfg["training_defaults"]["epochs"] = 5
     cfg["extractors"] = {name: cfg["extractors"][name] for name in ("effnet_lite0", "logmel64")}
     cfg["variants"] = {"tcn_pe_av": {"features": ["effnet_lite0", "logmel64"]}}

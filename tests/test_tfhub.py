@@ -19,12 +19,14 @@ pytest.importorskip("tensorflow_hub")
 from conftest import write_video  # noqa: E402
 
 from eevflow.features import build_extractor  # noqa: E402
-from eevflow.features.tfhub import (  # noqa: E402
+from eevflow.features.options import (  # noqa: E402
     EFFICIENTNET_B0_URL,
     RESNET_V2_50_URL,
     TRILL_DISTILLED_URL,
     VGGISH_URL,
     YAMNET_URL,
+)
+from eevflow.features.tfhub import (  # noqa: E402
     HubLoadError,
     cached_module_dir,
     frame_average,
@@ -238,7 +240,8 @@ def test_broken_cached_model_raises_a_clear_error(monkeypatch, tmp_path):
 def test_missing_handle_fails_when_the_extractor_is_built(tmp_path):
     with pytest.raises(ValueError, match="neither an http"):
         _audio_ext(handle=str(tmp_path / "no_such_model"))
-    with pytest.raises(ValueError, match="not a tfhub_image model"):
+    with pytest.raises(ValueError, match=r"extractors\.\w+\.model: 'vggish' is not allowed; "
+                       r"allowed values: \['efficientnet_b0', 'resnet_v2_50'\]"):
         _image_ext(model="vggish")
 
 
@@ -382,7 +385,7 @@ def test_config_schema_accepts_the_tfhub_backends():
     out = validate_config(cfg, schema)
     for name in ("trill", "yamnet", "effnet_b0"):
         opts = out["extractors"][name]
-        if not opts.get("handle", "").startswith("/"):
+        if not (opts["handle"] or "").startswith("/"):
             build_extractor(name, opts)  # the schema's options are the extractor's options
     bad = copy.deepcopy(cfg)
     bad["extractors"]["trill"]["model"] = "wav2vec"

@@ -31,7 +31,7 @@ def tiny_config() -> dict:
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     cfg["demo"].update(n_train=6, n_val=2, n_test=2, min_seconds=12, max_seconds=16, seed=3)
     cfg["n_shards"] = 2
-    cfg["model_defaults"]["channels"] = 32
+    cfg["model_defaults"]["tcn"]["channels"] = 32
     cfg["training_defaults"]["epochs"] = 30
     cfg["variants"] = {
         "tcn_pe_av": {"features": ["effnet_lite0", "logmel64"]},

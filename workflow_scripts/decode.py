@@ -12,16 +12,18 @@ from eevflow.runtime import run_script
 
 
 def main(sm):
-    ids = list(sm.params.videos)
-    if len(ids) != len(sm.input.videos):
-        raise ValueError(f"{len(ids)} video IDs for {len(sm.input.videos)} video files")
+    videos = dict(sm.params.videos)  # video ID -> file
+    if sorted(videos.values()) != sorted(sm.input.videos):
+        raise ValueError(f"the {len(videos)} videos of the shard are not the job's "
+                         f"{len(sm.input.videos)} input files")
+    ids = list(videos)
     labels = pd.read_parquet(sm.input.labels, columns=["video_id", "timestamp_us"])
     labels = labels[labels["video_id"].isin(ids)]
     stamps = {v: g["timestamp_us"].to_numpy() for v, g in labels.groupby("video_id", sort=False)}
     d = sm.params.decode
     t0 = time.perf_counter()
     infos = decode_shard(
-        sm.output[0], list(zip(ids, sm.input.videos)), stamps,
+        sm.output[0], list(videos.items()), stamps,
         frame_size=d["frame_size"], sample_rate=d["audio_sample_rate"],
         chunk_frames=d["chunk_frames"], backend=d["backend"], threads=sm.threads,
     )

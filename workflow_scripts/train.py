@@ -9,6 +9,7 @@ import torch
 import eevflow
 from eevflow.io import atomic_path, write_json
 from eevflow.past_end import drop_past_end
+from eevflow.models.options import family_options, model_type
 from eevflow.models.tcn import TCNConfig
 from eevflow.runtime import run_script
 from eevflow.training import Trainer, TrainConfig, load_split
@@ -30,7 +31,8 @@ def main(sm):
         for vid, why in split.skipped.items():
             logging.warning("%s: skipped %s: %s", name, vid, why)
     input_dim = train.videos[0].features.shape[1] if train.videos else 0
-    model_cfg = TCNConfig(input_dim=input_dim, n_targets=len(targets), **settings["model"])
+    family = family_options(model_type(settings["model"])).from_dict(settings["model"])
+    model_cfg = TCNConfig(input_dim=input_dim, n_targets=len(targets), **family.to_dict())
     train_cfg = TrainConfig(constant_policy=sm.params.constant_policy, **settings["training"])
     trainer = Trainer(model_cfg, train_cfg, threads=sm.threads)
     logging.info("device %s, receptive field %d steps", trainer.device, model_cfg.receptive_field)

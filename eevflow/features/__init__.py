@@ -1,6 +1,7 @@
 """Feature extractors: a registry of backends, each turning a decoded video into one embedding per
-label row. An extractor entry in ``config.yaml`` names its backend and that backend's options;
-adding an extractor of an existing backend is a config entry only.
+label row. An extractor entry in ``config.yaml`` names its backend and that backend's options
+(declared once, as a typed class, in ``eevflow.features.options``); adding an extractor of an
+existing backend is a config entry only.
 """
 
 from __future__ import annotations
@@ -11,20 +12,31 @@ from typing import Any, ClassVar
 import numpy as np
 
 from eevflow.decoding import Decoded
+from eevflow.features.options import BackendOptions
 
 
 class Extractor(ABC):
-    """One configured extractor. Subclasses set ``backend``, ``modality`` and implement ``embed``."""
+    """One configured extractor. Subclasses set ``options_class`` (which gives ``backend``,
+    ``modality`` and the output size) and implement ``embed``."""
 
+    options_class: ClassVar[type[BackendOptions]]
     backend: ClassVar[str]
     modality: ClassVar[str]  # "visual" (reads frames) or "audio" (reads the 16 kHz track)
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "options_class" in cls.__dict__:
+            cls.backend = cls.options_class.backend
+            cls.modality = cls.options_class.modality
+
     def __init__(self, name: str, options: dict[str, Any], device: str = "cpu", threads: int = 1):
-        self.name, self.options, self.device, self.threads = name, dict(options), device, threads
+        self.name, self.device, self.threads = name, device, threads
+        # validated and with the defaults filled in; raises OptionError naming extractors.<name>.<key>
+        self.opts = self.options_class.from_dict(options, ("extractors", name))
 
     @property
-    @abstractmethod
-    def dim(self) -> int: ...
+    def dim(self) -> int:
+        return self.opts.output_dim()
 
     @property
     @abstractmethod
@@ -67,21 +79,20 @@ def configure_tensorflow(threads: int, device: str = "cpu"):
 
 
 def backends() -> dict[str, type[Extractor]]:
-    from eevflow.features.efficientnet_lite import EfficientNetLite0Extractor
-    from eevflow.features.logmel import LogMelExtractor
-    from eevflow.features.musicnn_tagger import MusicnnExtractor
-    from eevflow.features.tfhub import TFHubAudioExtractor, TFHubImageExtractor
+    """backend -> its Extractor class, found in the module its options class names."""
+    import importlib
 
-    return {
-        cls.backend: cls
-        for cls in (
-            EfficientNetLite0Extractor,
-            LogMelExtractor,
-            MusicnnExtractor,
-            TFHubAudioExtractor,
-            TFHubImageExtractor,
-        )
-    }
+    from eevflow.features.options import BACKENDS
+
+    table = {}
+    for backend, opts in BACKENDS.items():
+        module = importlib.import_module(opts.module)
+        (cls,) = [
+            c for c in vars(module).values()
+            if isinstance(c, type) and issubclass(c, Extractor) and c.__dict__.get("options_class") is opts
+        ]
+        table[backend] = cls
+    return table
 
 
 def build_extractor(name: str, options: dict[str, Any], device="cpu", threads=1) -> Extractor:

@@ -30,9 +30,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from eevflow.features import Extractor
+from eevflow.features.options import EFFICIENTNET_LITE0_DIM, EfficientNetLite0Options
 from eevflow.decoding import Decoded
 
-FEATURE_DIM = 1280
+FEATURE_DIM = EFFICIENTNET_LITE0_DIM
 NUM_CLASSES = 1000
 INPUT_SIZE = 224
 BN_EPS = 1e-3
@@ -218,17 +219,12 @@ def embed_frames(
 class EfficientNetLite0Extractor(Extractor):
     """Backend ``efficientnet_lite0``: one 1280-D vector per label row, from that row's frame."""
 
-    backend = "efficientnet_lite0"
-    modality = "visual"
+    options_class = EfficientNetLite0Options
 
     def __init__(self, name, options, device="cpu", threads=1):
         super().__init__(name, options, device, threads)
-        self.batch_size = int(self.options.get("batch_size", 32))
+        self.batch_size = self.opts.batch_size
         self._model: EfficientNetLite0 | None = None
-
-    @property
-    def dim(self) -> int:
-        return FEATURE_DIM
 
     @property
     def version(self) -> str:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from typing import get_args
+
 from eevflow.features import Extractor, configure_tensorflow
+from eevflow.features.options import LogMelOptions, WindowMode
 from eevflow.decoding import Decoded
 
-WINDOW_MODES = ("label_window", "equal_chunks")
+WINDOW_MODES = get_args(WindowMode)
 
 
 def audio_windows(
@@ -43,23 +46,15 @@ def audio_windows(
 
 
 class LogMelExtractor(Extractor):
-    backend = "logmel"
-    modality = "audio"
+    options_class = LogMelOptions
 
     def __init__(self, name, options, device="cpu", threads=1):
         super().__init__(name, options, device, threads)
-        o = self.options
-        self.n_mels = int(o.get("n_mels", 64))
-        self.window_mode = o.get("window", "label_window")
-        self.fmin, self.fmax = float(o.get("fmin", 125.0)), float(o.get("fmax", 7500.0))
-        self.win_ms, self.hop_ms = float(o.get("win_ms", 25.0)), float(o.get("hop_ms", 10.0))
-        if self.window_mode not in WINDOW_MODES:
-            raise ValueError(f"extractor {name!r}: window must be one of {list(WINDOW_MODES)}")
+        o = self.opts
+        self.n_mels, self.window_mode = o.n_mels, o.window
+        self.fmin, self.fmax = float(o.fmin), float(o.fmax)
+        self.win_ms, self.hop_ms = float(o.win_ms), float(o.hop_ms)
         self._tf = None
-
-    @property
-    def dim(self) -> int:
-        return self.n_mels
 
     @property
     def version(self) -> str:

@@ -28,15 +28,18 @@ import numpy as np
 
 from eevflow.features import Extractor
 from eevflow.features.efficientnet_lite import WeightLoadError
+from typing import get_args
+
 from eevflow.features.logmel import audio_windows
+from eevflow.features.options import MUSICNN_LAYERS, MusicnnModel, MusicnnOptions
 from eevflow.decoding import Decoded
 
 SAMPLE_RATE = 16000
 FFT_SIZE = 512
 FFT_HOP = 256
 N_MELS = 96
-MODELS = ("MTT_musicnn", "MSD_musicnn")
-LAYERS = {"penultimate": 200, "mean_pool": 753, "max_pool": 753, "taggram": 50}
+MODELS = get_args(MusicnnModel)
+LAYERS = MUSICNN_LAYERS  # layer -> its size
 _OUTPUT_INDEX = {"taggram": 0, "mean_pool": 6, "max_pool": 7, "penultimate": 8}
 _LOCK = threading.Lock()
 
@@ -158,31 +161,14 @@ class MusicnnModel:
 
 
 class MusicnnExtractor(Extractor):
-    backend = "musicnn"
-    modality = "audio"
+    options_class = MusicnnOptions
 
     def __init__(self, name, options, device="cpu", threads=1):
         super().__init__(name, options, device, threads)
-        o = self.options
-        self.model_name = o.get("model", "MTT_musicnn")
-        self.layer = o.get("layer", "penultimate")
-        self.context_s = float(o.get("context_s", 3.0))
-        self.batch_size = int(o.get("batch_size", 32))
-        self.window_mode = o.get("window", "label_window")
-        if self.model_name not in MODELS:
-            raise ValueError(f"extractor {name!r}: musicnn model must be one of {list(MODELS)}")
-        if self.layer not in LAYERS:
-            raise ValueError(f"extractor {name!r}: layer must be one of {list(LAYERS)}")
-        if "dim" in o and int(o["dim"]) != LAYERS[self.layer]:
-            raise ValueError(
-                f"extractor {name!r}: dim {o['dim']} does not match musicnn layer "
-                f"{self.layer!r} ({LAYERS[self.layer]})"
-            )
+        o = self.opts
+        self.model_name, self.layer, self.window_mode = o.model, o.layer, o.window
+        self.context_s, self.batch_size = float(o.context_s), o.batch_size
         self._model = None
-
-    @property
-    def dim(self) -> int:
-        return LAYERS[self.layer]
 
     @property
     def version(self) -> str:

@@ -37,8 +37,6 @@ How each model is called (from the model pages of ``tensorflow/tfhub.dev``,
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from eevflow.decoding import Decoded
@@ -56,13 +54,9 @@ from eevflow.features.hub_handles import (  # noqa: F401  (re-exported for calle
     select_output,
     tfhub_cache_dir,
 )
-from eevflow.features.logmel import WINDOW_MODES, audio_windows
+from eevflow.features.logmel import audio_windows
 
-TRILL_DISTILLED_URL = "https://tfhub.dev/google/nonsemantic-speech-benchmark/trill-distilled/3"
-VGGISH_URL = "https://tfhub.dev/google/vggish/1"
-YAMNET_URL = "https://tfhub.dev/google/yamnet/1"
-EFFICIENTNET_B0_URL = "https://tfhub.dev/tensorflow/efficientnet/b0/feature-vector/1"
-RESNET_V2_50_URL = "https://tfhub.dev/google/imagenet/resnet_v2_50/feature_vector/4"
+from eevflow.features.options import TFHubAudioOptions, TFHubImageOptions
 
 SAMPLE_RATE = 16000
 
@@ -70,33 +64,16 @@ SAMPLE_RATE = 16000
 class _HubExtractor(Extractor):
     """Shared option handling: ``model`` picks defaults for ``handle``, ``dim``, ``output_key``."""
 
-    MODELS: dict[str, dict[str, Any]] = {}
-    DEFAULT_MODEL = ""
-
     def __init__(self, name, options, device="cpu", threads=1):
         super().__init__(name, options, device, threads)
-        o = self.options
-        self.model_name = o.get("model", self.DEFAULT_MODEL)
-        if self.model_name not in self.MODELS:
-            raise ValueError(
-                f"extractor {name!r}: model {self.model_name!r} is not a {self.backend} model; "
-                f"allowed: {sorted(self.MODELS)}"
-            )
-        spec = self.MODELS[self.model_name]
-        self.spec = spec
-        self.handle = str(o.get("handle", spec["handle"]))
+        o = self.opts  # null options take the model's value (o.resolved)
+        self.model_name, self.spec = o.model, o.spec()
+        self.handle = str(o.resolved("handle"))
         self.resolved = resolve_handle(self.handle)  # a malformed handle fails at build time
-        self._dim = int(o.get("dim", spec["dim"]))
-        self.output_key = o.get("output_key", spec.get("output_key"))
-        self.batch_size = int(o.get("batch_size", spec["batch_size"]))
-        if self._dim < 1 or self.batch_size < 1:
-            raise ValueError(f"extractor {name!r}: dim and batch_size must be positive")
+        self.output_key = o.resolved("output_key")
+        self.batch_size = int(o.resolved("batch_size"))
         self._model = None
         self._tf = None
-
-    @property
-    def dim(self) -> int:
-        return self._dim
 
     def model(self):
         if self._model is None:
@@ -106,23 +83,6 @@ class _HubExtractor(Extractor):
 
 
 # --------------------------------------------------------------------------- audio
-
-AUDIO_MODELS: dict[str, dict[str, Any]] = {
-    # call "chunks": the model embeds each row's window; "track": the whole track, frames averaged.
-    "trill_distilled": dict(
-        handle=TRILL_DISTILLED_URL, dim=2048, output_key="embedding", call="chunks",
-        window="equal_chunks", batch_size=256,
-    ),
-    "vggish": dict(
-        handle=VGGISH_URL, dim=128, output_key=None, call="track", window="label_window",
-        frame_s=0.96, hop_s=0.96, min_s=0.975, batch_size=256,
-    ),
-    "yamnet": dict(
-        handle=YAMNET_URL, dim=1024, output_key=1, call="track", window="label_window",
-        frame_s=0.96, hop_s=0.48, min_s=0.975, batch_size=256,
-    ),
-}
-
 
 def frame_average(
     frames: np.ndarray, frame_starts: np.ndarray, frame_len: int,
@@ -149,16 +109,11 @@ def pad_for_frames(n_samples: int, window: int, hop: int) -> int:
 class TFHubAudioExtractor(_HubExtractor):
     """Backend ``tfhub_audio``: TRILL-distilled (default), VGGish or YAMNet; one row per label."""
 
-    backend = "tfhub_audio"
-    modality = "audio"
-    MODELS = AUDIO_MODELS
-    DEFAULT_MODEL = "trill_distilled"
+    options_class = TFHubAudioOptions
 
     def __init__(self, name, options, device="cpu", threads=1):
         super().__init__(name, options, device, threads)
-        self.window_mode = self.options.get("window", self.spec["window"])
-        if self.window_mode not in WINDOW_MODES:
-            raise ValueError(f"extractor {name!r}: window must be one of {list(WINDOW_MODES)}")
+        self.window_mode = self.opts.resolved("window")
 
     @property
     def version(self) -> str:
@@ -238,19 +193,10 @@ class TFHubAudioExtractor(_HubExtractor):
 
 # --------------------------------------------------------------------------- images
 
-IMAGE_MODELS: dict[str, dict[str, Any]] = {
-    "efficientnet_b0": dict(handle=EFFICIENTNET_B0_URL, dim=1280, output_key=None, batch_size=32),
-    "resnet_v2_50": dict(handle=RESNET_V2_50_URL, dim=2048, output_key=None, batch_size=32),
-}
-
-
 class TFHubImageExtractor(_HubExtractor):
     """Backend ``tfhub_image``: an image feature-vector model on each row's frame, RGB in [0, 1]."""
 
-    backend = "tfhub_image"
-    modality = "visual"
-    MODELS = IMAGE_MODELS
-    DEFAULT_MODEL = "efficientnet_b0"
+    options_class = TFHubImageOptions
 
     @property
     def version(self) -> str:

@@ -10,31 +10,24 @@ Linear(128, n_targets, bias=False).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from typing import get_args, get_type_hints
 
 import torch
 from torch import nn
 
-PE_MODES = ("timestamp", "sinusoidal", "none")
+from eevflow.models.options import TCNOptions
+
+PE_MODES = get_args(get_type_hints(TCNOptions)["positional_encoding"])
 
 
 @dataclass
-class TCNConfig:
-    input_dim: int
-    n_targets: int = 15
-    channels: int = 512
-    kernel_size: int = 3
-    dilations: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
-    stacks: int = 1
-    dropout: float = 0.3
-    weight_norm: bool = False
-    positional_encoding: str = "timestamp"
-    pe_dim: int = 16  # channels of the sinusoidal encoding
-    head_hidden: int = 128
+class TCNConfig(TCNOptions):
+    """The family's options (eevflow.models.options.TCNOptions, validated from the config) plus
+    the sizes the data fixes."""
 
-    def __post_init__(self):
-        if self.positional_encoding not in PE_MODES:
-            raise ValueError(f"positional_encoding must be one of {PE_MODES}")
+    input_dim: int = 0
+    n_targets: int = 15
 
     @property
     def pe_channels(self) -> int:

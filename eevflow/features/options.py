@@ -1,0 +1,247 @@
+"""The options of every extractor backend, one typed class each, and each backend's output size as
+a function of its options.
+
+These classes are the one declaration: the schema's per-backend parts
+(``definitions.extractor_<backend>`` in ``schemas/config.schema.yaml``), the defaults filled into
+the config, the README's option tables and the resource estimates all come from here. The module
+imports no model library: the Snakefile reads it when it parses the config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from eevflow.options import Options, option
+
+WindowMode = Literal["label_window", "equal_chunks"]
+MusicnnModel = Literal["MTT_musicnn", "MSD_musicnn"]
+
+# TF Hub models: the defaults their name picks (handle, dim, output_key, window, batch_size) and
+# how eevflow.features.tfhub calls them (call: "chunks" embeds each row's window, "track" the whole
+# track with frames averaged over each row)
+TRILL_DISTILLED_URL = "https://tfhub.dev/google/nonsemantic-speech-benchmark/trill-distilled/3"
+VGGISH_URL = "https://tfhub.dev/google/vggish/1"
+YAMNET_URL = "https://tfhub.dev/google/yamnet/1"
+EFFICIENTNET_B0_URL = "https://tfhub.dev/tensorflow/efficientnet/b0/feature-vector/1"
+RESNET_V2_50_URL = "https://tfhub.dev/google/imagenet/resnet_v2_50/feature_vector/4"
+
+HUB_AUDIO_MODELS: dict[str, dict[str, Any]] = {
+    "trill_distilled": dict(
+        handle=TRILL_DISTILLED_URL, dim=2048, output_key="embedding", call="chunks",
+        window="equal_chunks", batch_size=256,
+    ),
+    "vggish": dict(
+        handle=VGGISH_URL, dim=128, output_key=None, call="track", window="label_window",
+        frame_s=0.96, hop_s=0.96, min_s=0.975, batch_size=256,
+    ),
+    "yamnet": dict(
+        handle=YAMNET_URL, dim=1024, output_key=1, call="track", window="label_window",
+        frame_s=0.96, hop_s=0.48, min_s=0.975, batch_size=256,
+    ),
+}
+HUB_IMAGE_MODELS: dict[str, dict[str, Any]] = {
+    "efficientnet_b0": dict(handle=EFFICIENTNET_B0_URL, dim=1280, output_key=None, batch_size=32),
+    "resnet_v2_50": dict(handle=RESNET_V2_50_URL, dim=2048, output_key=None, batch_size=32),
+}
+MUSICNN_LAYERS = {"penultimate": 200, "mean_pool": 753, "max_pool": 753, "taggram": 50}
+EFFICIENTNET_LITE0_DIM = 1280
+
+
+@dataclass
+class BackendOptions(Options):
+    """Base of the backend option classes: ``backend``, ``modality`` and the implementing module
+    are class facts; ``output_dim()`` is the embedding size."""
+
+    backend: ClassVar[str]
+    modality: ClassVar[str]  # "visual" (reads the decoded frames) or "audio" (the 16 kHz track)
+    module: ClassVar[str]  # the module that implements it (its code fingerprint)
+    rows_per_s: ClassVar[float]  # label rows embedded per second on 2 CPU cores (BENCHMARKS.md)
+    gpu: ClassVar[bool] = True  # whether the job asks a scheduler for a GPU
+    EXTRA_KEYS: ClassVar[tuple[str, ...]] = ("backend", "modality")
+
+    def output_dim(self) -> int:
+        raise NotImplementedError
+
+    def check_decode(self, decode: dict[str, Any]) -> list[tuple[str, str]]:
+        """Problems with the config's ``decode`` block (e.g. a frequency above Nyquist)."""
+        return []
+
+
+@dataclass
+class EfficientNetLite0Options(BackendOptions):
+    """EfficientNet-Lite0 (ImageNet weights shipped by a PyPI package): 1280-D per frame."""
+
+    backend: ClassVar[str] = "efficientnet_lite0"
+    modality: ClassVar[str] = "visual"
+    module: ClassVar[str] = "eevflow.features.efficientnet_lite"
+    rows_per_s: ClassVar[float] = 30.0
+
+    batch_size: int = option(32, "frames per model call", minimum=1)
+
+    def output_dim(self) -> int:
+        return EFFICIENTNET_LITE0_DIM
+
+
+@dataclass
+class LogMelOptions(BackendOptions):
+    """Weight-free audio features: the mean log-mel spectrum of each row's audio window."""
+
+    backend: ClassVar[str] = "logmel"
+    modality: ClassVar[str] = "audio"
+    module: ClassVar[str] = "eevflow.features.logmel"
+    rows_per_s: ClassVar[float] = 2000.0
+    gpu: ClassVar[bool] = False
+
+    n_mels: int = option(64, "mel bands, the embedding size", minimum=1)
+    window: WindowMode = option(
+        "label_window",
+        "audio window of each row: label_window (the 1/6 s from its timestamp) or equal_chunks "
+        "(the track cut into one equal chunk per row, the winner's TRILL preprocessing)",
+    )
+    fmin: float = option(125.0, "lowest mel frequency in Hz", minimum=0)
+    fmax: float = option(7500.0, "highest mel frequency in Hz (at most half the sample rate)",
+                         exclusiveMinimum=0)
+    win_ms: float = option(25.0, "STFT window length in milliseconds", exclusiveMinimum=0)
+    hop_ms: float = option(10.0, "STFT hop in milliseconds", exclusiveMinimum=0)
+
+    def output_dim(self) -> int:
+        return self.n_mels
+
+    def check(self):
+        if self.fmin >= self.fmax:
+            return [("fmax", f"{self.fmax} must be above fmin ({self.fmin})")]
+        return []
+
+    def check_decode(self, decode):
+        nyquist = decode["audio_sample_rate"] / 2
+        if self.fmax > nyquist:
+            return [("fmax", f"{self.fmax} is above half decode.audio_sample_rate ({nyquist})")]
+        return []
+
+
+@dataclass
+class MusicnnOptions(BackendOptions):
+    """musicnn's tagger (MagnaTagATune or Million Song weights shipped by the PyPI package)."""
+
+    backend: ClassVar[str] = "musicnn"
+    modality: ClassVar[str] = "audio"
+    module: ClassVar[str] = "eevflow.features.musicnn_tagger"
+    rows_per_s: ClassVar[float] = 15.0
+
+    model: MusicnnModel = option(
+        "MTT_musicnn", "the shipped checkpoint: MagnaTagATune or Million Song Dataset"
+    )
+    layer: Literal["penultimate", "mean_pool", "max_pool", "taggram"] = option(
+        "penultimate", "representation: penultimate (200-D), mean_pool, max_pool (753-D) or "
+        "taggram (50)"
+    )
+    context_s: float = option(3.0, "seconds of audio around each row (3: its training input)",
+                              exclusiveMinimum=0)
+    batch_size: int = option(32, "audio patches per model call", minimum=1)
+    window: WindowMode = option("label_window", "audio window of each row, whose centre the "
+                                "context is taken around: label_window or equal_chunks")
+    dim: int | None = option(None, "expected embedding size, checked against the layer's; "
+                             "null: the layer's", minimum=1)
+
+    def output_dim(self) -> int:
+        return MUSICNN_LAYERS[self.layer]
+
+    def check(self):
+        expected = self.dim
+        if expected is not None and expected != MUSICNN_LAYERS[self.layer]:
+            return [("dim", f"{expected} does not match layer {self.layer!r} "
+                            f"({MUSICNN_LAYERS[self.layer]})")]
+        return []
+
+
+@dataclass
+class _HubOptions(BackendOptions):
+    MODELS: ClassVar[dict[str, dict[str, Any]]] = {}
+    module: ClassVar[str] = "eevflow.features.tfhub"
+
+    def spec(self) -> dict[str, Any]:
+        return self.MODELS[self.model]
+
+    def resolved(self, key: str):
+        """An option, or the model's default where the option is null."""
+        value = getattr(self, key)
+        return self.spec()[key] if value is None else value
+
+    def output_dim(self) -> int:
+        return int(self.resolved("dim"))
+
+
+_HANDLE = ("https URL (cached in TFHUB_CACHE_DIR) or a SavedModel directory; null: the model's "
+           "tfhub.dev URL")
+_OUTPUT_KEY = "the embedding's dict key, or index into a tuple output; null: the model's"
+_DIM = "expected embedding size, checked on the output; null: the model's"
+
+
+@dataclass
+class TFHubAudioOptions(_HubOptions):
+    """A TF Hub audio model (the winner's TRILL-distilled, VGGish, YAMNet) at 16 kHz."""
+
+    backend: ClassVar[str] = "tfhub_audio"
+    modality: ClassVar[str] = "audio"
+    rows_per_s: ClassVar[float] = 60.0
+    MODELS: ClassVar[dict[str, dict[str, Any]]] = HUB_AUDIO_MODELS
+
+    model: Literal["trill_distilled", "vggish", "yamnet"] = option(
+        "trill_distilled", "the model: it picks the default handle, dim, output_key and window"
+    )
+    handle: str | None = option(None, _HANDLE, minLength=1)
+    output_key: str | int | None = option(None, _OUTPUT_KEY)
+    dim: int | None = option(None, _DIM, minimum=1)
+    batch_size: int | None = option(None, "audio chunks per model call; null: 256", minimum=1)
+    window: WindowMode | None = option(
+        None, "audio window of each row: label_window or equal_chunks (the winner's TRILL "
+        "preprocessing); null: the model's (equal_chunks for TRILL, else label_window)"
+    )
+
+
+@dataclass
+class TFHubImageOptions(_HubOptions):
+    """A TF Hub image feature-vector model (the winner's EfficientNet-B0, ResNet-50 v2)."""
+
+    backend: ClassVar[str] = "tfhub_image"
+    modality: ClassVar[str] = "visual"
+    rows_per_s: ClassVar[float] = 15.0
+    MODELS: ClassVar[dict[str, dict[str, Any]]] = HUB_IMAGE_MODELS
+
+    model: Literal["efficientnet_b0", "resnet_v2_50"] = option(
+        "efficientnet_b0", "the model: it picks the default handle, dim and output_key"
+    )
+    handle: str | None = option(None, _HANDLE, minLength=1)
+    output_key: str | int | None = option(None, _OUTPUT_KEY)
+    dim: int | None = option(None, _DIM, minimum=1)
+    batch_size: int | None = option(None, "frames per model call; null: 32", minimum=1)
+
+
+BACKENDS: dict[str, type[BackendOptions]] = {
+    cls.backend: cls
+    for cls in (
+        EfficientNetLite0Options,
+        LogMelOptions,
+        MusicnnOptions,
+        TFHubAudioOptions,
+        TFHubImageOptions,
+    )
+}
+
+
+def backend_options(backend: str) -> type[BackendOptions]:
+    try:
+        return BACKENDS[backend]
+    except KeyError:
+        raise ValueError(f"unknown extractor backend {backend!r}; known: {sorted(BACKENDS)}") from None
+
+
+def parse_extractor(name: str, values: dict[str, Any]) -> BackendOptions:
+    """An extractor entry of the config as its backend's options (raises OptionError)."""
+    return backend_options(values.get("backend")).from_dict(values, ("extractors", name))
+
+
+def extractor_dim(values: dict[str, Any]) -> int:
+    """The embedding size of an extractor entry of the config."""
+    return parse_extractor("?", values).output_dim()
