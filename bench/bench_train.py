@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from eevflow.models.tcn import TCNConfig
-from eevflow.training import Trainer, TrainConfig, VideoSeq
+from eevflow.sequences import VideoSeq
+from eevflow.training import Trainer, TrainConfig
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from eevflow.audio_path import TPF_RATE
 from eevflow.features.options import BACKENDS
 from eevflow.models.options import TrainingOptions, family_options, model_type
 from eevflow.options import describe_error
@@ -23,8 +24,14 @@ class ConfigError(ValueError):
     pass
 
 
-def _fill_defaults(schema: dict, node: Any, root: dict) -> None:
-    if not isinstance(node, dict):
+# Blocks layered over other blocks: a variant's model: and training: are merged over
+# model_defaults / training_defaults by variant_settings, which adds the class defaults
+# underneath; filling them here would make every default override the defaults blocks.
+NO_FILL = ("variants",)
+
+
+def _fill_defaults(schema: dict, node: Any, root: dict, path: tuple = ()) -> None:
+    if not isinstance(node, dict) or (path and path[0] in NO_FILL):
         return
     if "$ref" in schema:
         ref = schema["$ref"].lstrip("#/").split("/")
@@ -37,11 +44,11 @@ def _fill_defaults(schema: dict, node: Any, root: dict) -> None:
         if key not in node and "default" in sub:
             node[key] = copy.deepcopy(sub["default"])
         if key in node:
-            _fill_defaults(sub, node[key], root)
+            _fill_defaults(sub, node[key], root, path + (key,))
     extra = schema.get("additionalProperties")
-    if isinstance(extra, dict):  # e.g. every entry of `extractors`, `variants`, `ensembles`
+    if isinstance(extra, dict):  # e.g. every entry of `extractors`, `ensembles`
         for key in set(node) - set(props):
-            _fill_defaults(extra, node[key], root)
+            _fill_defaults(extra, node[key], root, path + (key,))
 
 
 def load_schema(path: str | Path) -> dict:
@@ -87,6 +94,11 @@ def _cross_checks(cfg: dict) -> list[str]:
         k = round(1 / ens["grid_step"])
         if abs(k * ens["grid_step"] - 1) > 1e-9:
             problems.append(f"ensembles.{name}.grid_step: must divide 1 (e.g. 0.1, 0.05)")
+    dec = cfg["decode"]
+    if dec["audio_path"] == "tpf_librosa" and dec["audio_sample_rate"] != TPF_RATE:
+        problems.append(f"decode.audio_sample_rate: must be {TPF_RATE} with decode.audio_path: "
+                        f"tpf_librosa (TPF resamples 22,050 Hz to {TPF_RATE} Hz), not "
+                        f"{dec['audio_sample_rate']}")
     demo = cfg.get("demo", {})
     if demo.get("enabled") and demo["min_seconds"] > demo["max_seconds"]:
         problems.append("demo.min_seconds: must not exceed demo.max_seconds")

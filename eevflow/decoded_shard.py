@@ -61,8 +61,12 @@ def decode_shard(
     chunk_frames: int = 64,
     backend: str = "pyav",
     threads: int = 1,
+    frame_sampling: str = "label_time",
+    audio_path: str = "ffmpeg",
 ) -> list[DecodeInfo]:
-    """Decode ``videos`` ((video ID, file) pairs, in order) at their label ``timestamps_us``.
+    """Decode ``videos`` ((video ID, file) pairs, in order) at their label ``timestamps_us``
+    (``frame_sampling``: which frame each row gets, eevflow.frame_sampling; ``audio_path``: how
+    the sound is decoded, eevflow.audio_path).
 
     One video at a time, so memory is that of the longest video, not of the shard. A video that
     fails raises :class:`DecodeError` naming it (the download-check probe passed it, so this is
@@ -83,6 +87,7 @@ def decode_shard(
                 video_id, path, timestamps_us[video_id], files["frames"], files["audio"],
                 files["meta"], frame_size=frame_size, sample_rate=sample_rate,
                 chunk_frames=chunk_frames, backend=backend, threads=threads,
+                frame_sampling=frame_sampling, audio_path=audio_path,
             )
         except DECODE_ERRORS as exc:
             raise DecodeError(f"{video_id} ({path}): decode failed: {exc}") from exc
@@ -101,6 +106,8 @@ def decode_shard(
         ],
         "frame_size": frame_size,
         "sample_rate": sample_rate,
+        "frame_sampling": frame_sampling,
+        "audio_path": audio_path,
     }
     write_json(index, shard_dir / INDEX)
     return infos

@@ -1,5 +1,8 @@
 """Decode the frame on screen at each label time, by presentation timestamps, and the audio track.
 
+``decode.frame_sampling: tpf_linspace`` spreads the rows over the decoded frames instead, as the EEV
+2021 winner's code did (eevflow.frame_sampling); both frame paths below honour it. The sound is
+decoded by PyAV whatever the frame path, by ``decode.audio_path`` (eevflow.audio_path).
 The time origin of a file is its container start time (FFmpeg's ``start_time``, the earliest
 stream start, after edit lists): label time ``t`` is container time ``start + t`` for the picture
 and for the sound, so a file whose streams start at 1.5 s, a stream cut at a non-keyframe (its
@@ -45,6 +48,9 @@ from pathlib import Path
 import av
 import numpy as np
 
+from eevflow.audio_path import audio_decoder, check_audio_path
+from eevflow.frame_sampling import FRAME_TIME_TOLERANCE_S, check_sampling, tpf_frames
+from eevflow.frame_sampling import tpf_linspace
 from eevflow.io import atomic_path
 from eevflow.streams import decord_safe, display_size, letterbox_shape, read_streams
 
@@ -52,10 +58,6 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("pyav", "decord")
 DECODE_ERRORS = (av.FFmpegError, RuntimeError, ValueError, OSError)
-# Label times are rounded to microseconds and container times to their time base (often 1 ms, so
-# off by up to 0.5 ms): a frame that starts less than this after the label time counts as on screen
-# at it. Not more: at 29.97 fps frame 15 starts at 0.5005 s, and at 0.5 s frame 14 shows.
-FRAME_TIME_TOLERANCE_S = 5e-4
 # swscale filter for the downscale to frame_size: area averaging (no aliasing on 4K -> 224).
 INTERPOLATION = "AREA"
 # Decoded pictures waiting for conversion (scale + RGB, on a worker thread while the decoder goes
@@ -81,13 +83,15 @@ class DecodeInfo:
 
     ``width``/``height``: the displayed (upright) size; ``rotation``: degrees clockwise the frames
     were turned to be upright; ``decoder``: the frame path (``pyav`` or ``decord``);
+    ``frame_sampling``: how rows were given frames (``label_time`` or ``tpf_linspace``);
     ``start_time_s``: the container start time that label time 0 maps to; ``frame_indices``: the
-    index (in presentation order) of the decoded frame each row shows; ``frame_times_s``: that
-    frame's presentation time from the origin; ``rows_before_first_frame`` / ``rows_past_end``:
-    rows at times before the first frame starts (they show the first frame) or after the last one
-    ends (they show the last frame); ``audio_source``: "stream", or "silence" for a file without
-    an audio stream; ``audio_padded_samples``: zeros added after (or before, for a stream that
-    starts late) the decoded sound so that it covers the video.
+    index (in presentation order, 0-based) of the decoded frame each row shows; ``frame_times_s``:
+    that frame's presentation time from the origin; ``rows_before_first_frame`` /
+    ``rows_past_end``: rows at label times before the first frame starts or after the last one
+    ends (with ``label_time`` they show the first or last frame); ``audio_source``: "stream", or
+    "silence" for a file without an audio stream; ``audio_padded_samples``: zeros added after (or
+    before, for a stream that starts late) the decoded sound so that it covers the video;
+    ``audio_path``: how the sound was decoded (``ffmpeg`` or ``tpf_librosa``, eevflow.audio_path).
     """
 
     video_id: str
@@ -109,6 +113,8 @@ class DecodeInfo:
     rows_past_end: int = 0
     corrupt_frames: int = 0
     audio_padded_samples: int = 0
+    frame_sampling: str = "label_time"
+    audio_path: str = "ffmpeg"
 
 
 @dataclass
@@ -208,8 +214,9 @@ def _shown(stats, lo, hi, t, i, frame):
 
 
 def _decord_frames(path, times_s, origin_s, size_wh, rotation, threads, stats, chunk=64):
-    """decord's random access at the frames on screen (only for files ``decord_safe`` passes).
-    decord's own error type is not a RuntimeError: it is re-raised as :class:`DecodeError`."""
+    """decord's random access at the frames on screen, or at TPF's frames of ``len(vr)`` when
+    ``stats["sampling"]`` says so (only for files ``decord_safe`` passes, where decord's index k
+    is the k-th frame in presentation order). decord's errors are raised as :class:`DecodeError`."""
     import decord
     from decord._ffi.base import DECORDError
 
@@ -225,7 +232,10 @@ def _decord_rows(decord, path, times_s, origin_s, size_wh, threads, stats, chunk
     stamps = np.asarray(vr.get_frame_timestamp(np.arange(len(vr))))
     del vr
     starts = stamps[:, 0] - origin_s
-    idx = frame_indices(np.round(times_s * 1e6), starts)
+    if stats["sampling"] == "tpf_linspace":
+        idx = tpf_linspace(len(starts), len(times_s))
+    else:
+        idx = frame_indices(np.round(times_s * 1e6), starts)
     stats.update(n_frames=len(starts), last_end=float(stamps[-1, 1]) - origin_s)
     stats["before_first"] = int((times_s + FRAME_TIME_TOLERANCE_S < starts[0]).sum())
     stats["times"][:] = starts[idx]
@@ -243,32 +253,6 @@ def _decord_rows(decord, path, times_s, origin_s, size_wh, threads, stats, chunk
 
 
 # ------------------------------------------------------------------------------------------------
-# Audio
-
-
-def decode_audio(path: str, sample_rate: int, origin_s: float) -> tuple[np.ndarray, int]:
-    """The first audio stream, resampled to ``sample_rate`` mono float32, placed on the file's
-    timeline: a stream that starts after the origin gets leading zeros, one that starts before it
-    loses the samples before it. Returns (samples, leading zeros added)."""
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-    chunks, first = [], None
-    with av.open(path) as c:
-        stream = c.streams.audio[0]
-        for frame in c.decode(stream):
-            if first is None and frame.time is not None:
-                first = float(frame.time) - origin_s
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray().reshape(-1))
-        for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().reshape(-1))
-    audio = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
-    shift = round((first or 0.0) * sample_rate)
-    if shift > 0:
-        return np.concatenate([np.zeros(shift, np.float32), audio]), shift
-    return audio[-shift:], 0
-
-
-# ------------------------------------------------------------------------------------------------
 
 
 def decode_video(
@@ -283,17 +267,23 @@ def decode_video(
     chunk_frames: int = 64,
     backend: str = "pyav",
     threads: int = 1,
+    frame_sampling: str = "label_time",
+    audio_path: str = "ffmpeg",
 ) -> DecodeInfo:
-    """Decode the frames on screen at each label timestamp and the whole audio track.
+    """Decode the frames on screen at each label timestamp (or, with ``frame_sampling=
+    "tpf_linspace"``, TPF's evenly spread frames: eevflow.frame_sampling) and the audio track.
 
     ``timestamps_us`` must be strictly increasing (label files are checked for it). Audio is
-    resampled to ``sample_rate`` mono float32 on the file's timeline and padded with zeros to
-    cover the video (a file without an audio stream gets silence as long as its video).
+    resampled to ``sample_rate`` mono float32 (by ``audio_path``: eevflow.audio_path) on the
+    file's timeline and padded with zeros to cover the video (a file without an audio stream gets
+    silence as long as its video).
     ``meta_out`` (JSON, :class:`DecodeInfo`) records the timestamps, the frame each row shows and
     its time, and which path decoded it.
     """
     if backend not in BACKENDS:
         raise ValueError(f"decode backend must be one of {list(BACKENDS)}, not {backend!r}")
+    check_sampling(frame_sampling)
+    check_audio_path(audio_path, sample_rate)
     path = str(path)
     ts = np.asarray(timestamps_us, dtype=np.int64)
     if len(ts) and (np.diff(ts) <= 0).any():
@@ -319,14 +309,17 @@ def decode_video(
     top, left = (frame_size - new_h) // 2, (frame_size - new_w) // 2
     origin = streams.start_time_s
     stats = {"times": np.zeros(len(ts)), "index": np.zeros(len(ts), np.int64),
-             "out_of_order": 0, "corrupt": 0, "before_first": 0, "last_end": 0.0, "n_frames": 0}
-    reader = _pyav_frames if decoder == "pyav" else _decord_frames
+             "out_of_order": 0, "corrupt": 0, "before_first": 0, "last_end": 0.0, "n_frames": 0,
+             "sampling": frame_sampling}
+    reader = _pyav_frames if frame_sampling == "label_time" else tpf_frames
+    reader = _decord_frames if decoder == "decord" else reader
 
     # the audio track and the pictures' conversion run on worker threads while FFmpeg decodes
     # (PyAV releases the GIL in decoding, resampling and scaling); results are the same in any
     # order: each conversion writes its own rows.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="decode") as pool:
-        sound = pool.submit(decode_audio, path, sample_rate, origin) if streams.has_audio else None
+        sound = (pool.submit(audio_decoder(audio_path), path, sample_rate, origin)
+                 if streams.has_audio else None)
         with atomic_path(frames_out) as tmp:
             out = np.lib.format.open_memmap(
                 tmp, mode="w+", dtype=np.uint8, shape=(len(ts), frame_size, frame_size, 3)
@@ -340,9 +333,10 @@ def decode_video(
             pending = collections.deque()
             frames = reader(path, times_s, origin, (new_w, new_h), rotation, threads, stats,
                             chunk=chunk_frames)
-            for lo, hi, item in frames:
-                pending.append(pool.submit(put, lo, hi, item))
-                while len(pending) > MAX_PENDING:
+            for lo, hi, item in frames:  # item None: wait until the rows so far are written
+                if item is not None:
+                    pending.append(pool.submit(put, lo, hi, item))
+                while len(pending) > (MAX_PENDING if item is not None else 0):
                     pending.popleft().result()
             while pending:
                 pending.popleft().result()
@@ -381,6 +375,8 @@ def decode_video(
         rows_past_end=int((times_s >= video_end).sum()),
         corrupt_frames=int(stats["corrupt"]),
         audio_padded_samples=int(padded),
+        frame_sampling=frame_sampling,
+        audio_path=audio_path,
     )
     with atomic_path(meta_out) as tmp:
         Path(tmp).write_text(json.dumps(asdict(info)))

@@ -11,6 +11,7 @@ decoded shard's folder is eevflow/decoded_shard.py's.
       decoded/{split}/shard-{shard}/                 decode (its contents: eevflow/decoded_shard.py)
       features/{extractor}/{split}/shard-{shard}.parquet   extract
       models/{variant}/model.pt, training.json       train
+                       train_state.pt                (while training: the resumable state)
       predictions/{model}/{split}.parquet            predict (variants), ensemble (ensembles)
                   {ensemble}/weights.json            ensemble
       scores/scores.csv, scores.md, unscorable.json  score
@@ -74,6 +75,11 @@ class Layout:
 
     def history(self, variant: str) -> str:
         return self._path("models", variant, "training.json")
+
+    def train_state(self, variant: str) -> str:
+        """The resumable state of a running train job (not an output: a restarted job finds it;
+        removed when training ends)."""
+        return self._path("models", variant, "train_state.pt")
 
     def predictions(self, model: str, split: str) -> str:
         """``model``: a variant or an ensemble."""

@@ -19,6 +19,9 @@ from eevflow.io import atomic_path, write_json
 from eevflow.labels import TIMESTAMP_HEADER, LabelFileError, predictions_table, read_label_csv
 
 
+FILLS = ("mean", "zeros")
+
+
 class SubmissionError(ValueError):
     """The predictions file does not match the test CSV."""
 
@@ -37,8 +40,13 @@ def fill_missing(
     predictions: pd.DataFrame,
     targets: list[str],
     reasons: dict[str, str] | None = None,
+    fill: str = "mean",
 ) -> tuple[pd.DataFrame, FillReport]:
-    """One row per test row (in the test CSV's order) with the model's scores or the fallback."""
+    """One row per test row (in the test CSV's order) with the model's scores or the fallback:
+    ``fill: mean`` the model's mean prediction per expression, ``zeros`` all-zero scores (the
+    winner's code)."""
+    if fill not in FILLS:
+        raise ValueError(f"unknown fill {fill!r}; allowed values: {list(FILLS)}")
     keys = ["video_id", "timestamp_us"]
     if predictions.duplicated(keys).any():
         dup = predictions[predictions.duplicated(keys)].iloc[0]
@@ -49,18 +57,18 @@ def fill_missing(
     missing = out[targets[0]].isna().to_numpy()
     report = FillReport(rows=len(out), predicted_rows=int((~missing).sum()))
     if missing.any():
-        if (~missing).any():
-            fill = out.loc[~missing, targets].mean()
-        else:  # nothing predicted at all: neutral scores, and the report says so
-            fill = pd.Series(0.0, index=targets)
-        out.loc[missing, targets] = fill.to_numpy()
+        if fill == "mean" and (~missing).any():
+            values = out.loc[~missing, targets].mean()
+        else:  # zeros, or nothing predicted at all: zero scores, and the report says so
+            values = pd.Series(0.0, index=targets)
+        out.loc[missing, targets] = values.to_numpy()
         report.filled_rows = int(missing.sum())
         reasons = reasons or {}
         report.filled_videos = {
             v: reasons.get(v, "no prediction for this video")
             for v in pd.unique(out.loc[missing, "video_id"])
         }
-        report.fill_values = {t: float(fill[t]) for t in targets}
+        report.fill_values = {t: float(values[t]) for t in targets}
     return out, report
 
 

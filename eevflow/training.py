@@ -1,26 +1,38 @@
-"""Training and inference of one model variant over embedding shards.
+"""The training loop of one model variant (data: ``eevflow.sequences``; inference:
+``eevflow.inference``; the network: the family's module through ``eevflow.models``).
 
-Follows the winner's code (DESIGN.md): one video per step with gradient accumulation, rows with no
-detection dropped from the training sequence (so the positional channel carries the gaps), the
-loss of Eq. 4 (squared error averaged over a video's labelled rows and the targets), every row
-kept at validation and test time, model selection by validation M_rho (or the last epoch).
+Follows the winner's code (DESIGN.md, docs/fidelity.md): one video per forward pass with gradient
+accumulation over ``grad_accum`` *trained* videos (a video with no detected row is skipped and
+counts for nothing), rows with no detection dropped from the training sequence (so the positional
+channel carries the gaps), the loss of Eq. 4 (squared error averaged over a video's trained rows and
+the targets, on targets times ``target_scale``), optional row dropout and stochastic weight
+averaging, model selection by validation M_rho, the last epoch or the SWA weights.
+
+Training is resumable: after each epoch the whole state (weights, optimiser, SWA, every random
+generator, history) is written to a state file; a restarted job with the same inputs continues
+after the last finished epoch and ends with the same weights as an uninterrupted run (on CPU,
+where the algorithms are deterministic).
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
-import pandas as pd
 import torch
+from torch.optim.swa_utils import SWALR, AveragedModel
 
 from eevflow import metrics
+from eevflow.inference import pick_device, predict_videos, video_tensors
+from eevflow.models import build_model
 from eevflow.models.options import TrainingOptions
-from eevflow.models.tcn import EEVTCN, TCNConfig
-from eevflow.shards import read_shards
+from eevflow.sequences import VideoSeq, dropped_rows, feature_stats, shuffled_labels
 
 log = logging.getLogger(__name__)
 
@@ -28,133 +40,96 @@ log = logging.getLogger(__name__)
 @dataclass
 class TrainConfig(TrainingOptions):
     """The variant's training options (eevflow.models.options.TrainingOptions, validated from the
-    config) plus the scoring rule of validation M_rho."""
+    config) plus the scoring rules of validation M_rho."""
 
     constant_policy: str = "minus_one"
+    ignore_undetected: bool = True  # scoring.ignore_undetected, for val_rows: scoring
 
 
-@dataclass
-class VideoSeq:
-    video_id: str
-    timestamps_us: np.ndarray  # (T,)
-    features: np.ndarray  # (T, D) float32
-    labels: np.ndarray | None = None  # (T, n_targets) float32
-    detected: np.ndarray | None = None  # (T,) bool
-
-    @property
-    def seconds(self) -> np.ndarray:
-        return (self.timestamps_us / 1e6).astype(np.float32)
-
-
-@dataclass
-class SplitData:
-    videos: list[VideoSeq]
-    skipped: dict[str, str] = field(default_factory=dict)  # video_id -> why
-
-
-def load_split(
-    labels: pd.DataFrame,
-    shards: dict[str, list[str]],
-    targets: list[str] | None,
-) -> SplitData:
-    """Join label rows with each extractor's embeddings (concatenated in the order given).
-
-    A video is kept when every extractor has it with exactly the label file's timestamps; others
-    are listed in ``skipped`` with the reason (e.g. excluded by download_check).
-    """
-    feats = {name: read_shards(paths) for name, paths in shards.items()}
-    out = SplitData(videos=[])
-    for vid, rows in labels.groupby("video_id", sort=False):
-        ts = rows["timestamp_us"].to_numpy(np.int64)
-        parts, why = [], None
-        for name, table in feats.items():
-            if vid not in table:
-                why = f"no {name} embeddings"
-                break
-            f_ts, emb = table[vid]
-            if not np.array_equal(f_ts, ts):
-                why = f"{name} timestamps differ from the labels"
-                break
-            parts.append(emb)
-        if why:
-            out.skipped[vid] = why
-            continue
-        seq = VideoSeq(vid, ts, np.concatenate(parts, axis=1).astype(np.float32))
-        if targets is not None and all(t in rows for t in targets):
-            seq.labels = rows[targets].to_numpy(np.float32)
-            seq.detected = rows["detected"].to_numpy(bool)
-        out.videos.append(seq)
-    return out
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' requested but CUDA is not available")
-    return torch.device(name)
-
-
-def feature_stats(videos: list[VideoSeq]) -> tuple[np.ndarray, np.ndarray]:
-    allf = np.concatenate([v.features for v in videos], axis=0).astype(np.float64)
-    mean, std = allf.mean(axis=0), allf.std(axis=0)
-    return mean.astype(np.float32), np.where(std > 1e-6, std, 1.0).astype(np.float32)
-
-
-def shuffled_labels(videos: list[VideoSeq], seed: int) -> list[VideoSeq]:
-    """Control data: the labelled rows of the whole training set permuted among themselves.
-
-    Features, timestamps and the no-detection mask stay; each labelled row gets the scores of a
-    random labelled row of any video. Permuting only within a video would keep a link between a
-    video's features and its mean scores, which leaks a little signal into within-video
-    correlations; permuting across the set leaves none.
-    """
-    rng = np.random.default_rng(seed)
-    pooled = np.concatenate([v.labels[v.detected] for v in videos])
-    pooled = pooled[rng.permutation(len(pooled))]
-    out, pos = [], 0
-    for v in videos:
-        labels = v.labels.copy()
-        n = int(v.detected.sum())
-        labels[v.detected] = pooled[pos : pos + n]
-        pos += n
-        out.append(VideoSeq(v.video_id, v.timestamps_us, v.features, labels, v.detected))
-    return out
+def video_loss(output: torch.Tensor, y: torch.Tensor, target_scale: float = 1.0) -> torch.Tensor:
+    """Eq. 4 for one video: the squared error averaged over its rows and targets, between the
+    model's output and the targets times ``target_scale`` (the output is in scaled units; a
+    prediction is output / target_scale)."""
+    return torch.mean((output - y * target_scale) ** 2)
 
 
 class Trainer:
-    def __init__(self, model_cfg: TCNConfig, train_cfg: TrainConfig, threads: int = 1):
+    def __init__(self, model_cfg, train_cfg: TrainConfig, threads: int = 1):
         self.model_cfg, self.cfg = model_cfg, train_cfg
         torch.set_num_threads(max(1, threads))
         torch.manual_seed(train_cfg.seed)
         self.device = pick_device(train_cfg.device)
         if self.device.type == "cpu":
             torch.use_deterministic_algorithms(True)
-        self.model = EEVTCN(model_cfg).to(self.device)
+        self.model = build_model(model_cfg).to(self.device)
         self.mean = np.zeros(model_cfg.input_dim, np.float32)  # feature standardisation
         self.std = np.ones(model_cfg.input_dim, np.float32)
 
-    def _tensors(self, v: VideoSeq, rows: np.ndarray | None = None):
-        f = (v.features - self.mean) / self.std
-        s = v.seconds
-        if rows is not None:
-            f, s = f[rows], s[rows]
-        x = torch.from_numpy(np.ascontiguousarray(f, np.float32)).to(self.device)[None]
-        return x, torch.from_numpy(np.ascontiguousarray(s)).to(self.device)[None]
+    # ------------------------------------------------------------------ validation
 
-    @torch.inference_mode()
     def predict(self, videos: list[VideoSeq]) -> list[np.ndarray]:
-        self.model.eval()
-        return [self.model(*self._tensors(v))[0].float().cpu().numpy() for v in videos]
+        return predict_videos(self.model, videos, self.mean, self.std, self.device,
+                              self.cfg.target_scale)
 
-    def validate(self, videos: list[VideoSeq]) -> float:
-        preds = self.predict(videos)
-        ids = np.concatenate([np.full(len(v.timestamps_us), i) for i, v in enumerate(videos)])
-        y = np.concatenate([v.labels for v in videos])
-        res = metrics.score(ids, y, np.concatenate(preds), policy=self.cfg.constant_policy)
+    def validate(self, videos: list[VideoSeq], model=None) -> float:
+        """Validation M_rho under ``val_rows``: scoring (all rows in, undetected rows scored as
+        ``scoring.ignore_undetected``), detected (undetected rows neither fed nor scored), all."""
+        model = self.model if model is None else model
+        mode = self.cfg.val_rows
+        rows = [np.flatnonzero(v.detected) for v in videos] if mode == "detected" else None
+        preds = predict_videos(model, videos, self.mean, self.std, self.device,
+                               self.cfg.target_scale, rows)
+        ids = np.concatenate([np.full(len(p), i) for i, p in enumerate(preds)])
+        y = np.concatenate([v.labels if rows is None else v.labels[r]
+                            for v, r in zip(videos, rows or [None] * len(videos))])
+        ignore = {"scoring": self.cfg.ignore_undetected, "detected": True, "all": False}[mode]
+        res = metrics.score(ids, y, np.concatenate(preds), policy=self.cfg.constant_policy,
+                            ignore_undetected=ignore)
         return float(res.m_rho)
 
-    def fit(self, train: list[VideoSeq], val: list[VideoSeq]) -> dict:
+    # ------------------------------------------------------------------ training
+
+    def _optimizer(self):
+        cfg, params = self.cfg, self.model.parameters()
+        if cfg.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum,
+                                   weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    def _epoch(self, train, opt, order_rng, drop_rng) -> dict:
+        """One pass: returns the loss and the counts of trained videos and optimiser steps."""
+        cfg = self.cfg
+        self.model.train()
+        opt.zero_grad(set_to_none=True)
+        total, trained, pending, steps = 0.0, 0, 0, 0
+        for i in order_rng.permutation(len(train)):
+            v = train[i]
+            rows = dropped_rows(np.flatnonzero(v.detected), cfg.row_dropout, drop_rng,
+                                cfg.row_dropout_mode)
+            if len(rows) == 0:  # the authors drop undetected rows: nothing left to train on
+                continue
+            x, s = video_tensors(v, self.mean, self.std, self.device, rows)
+            y = torch.from_numpy(v.labels[rows]).to(self.device)
+            loss = video_loss(self.model(x, s)[0], y, cfg.target_scale)
+            (loss / cfg.grad_accum).backward()
+            total += float(loss.detach())
+            trained, pending = trained + 1, pending + 1
+            if pending == cfg.grad_accum:
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+                pending, steps = 0, steps + 1
+        if pending:  # the last, partial window
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            steps += 1
+        return {"train_loss": total / trained if trained else float("nan"),
+                "trained_videos": trained, "optimizer_steps": steps}
+
+    def fit(self, train: list[VideoSeq], val: list[VideoSeq], state_path: str | None = None,
+            resume_key: str = "", on_epoch_end: Callable[[int], None] | None = None) -> dict:
+        """Train; with ``state_path``, resume from it when its ``resume_key`` matches and write it
+        after every epoch (removed once training ends). ``on_epoch_end(epoch)`` runs after the
+        state is written."""
         cfg = self.cfg
         if not train:
             raise ValueError("no training videos with both labels and features")
@@ -162,54 +137,93 @@ class Trainer:
             self.mean, self.std = feature_stats(train)
         if cfg.shuffle_labels:
             train = shuffled_labels(train, cfg.seed)
-        params = self.model.parameters()
-        if cfg.optimizer == "sgd":
-            opt = torch.optim.SGD(
-                params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
-            )
-        else:
-            opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        rng = np.random.default_rng(cfg.seed)
-        history, best = [], {"epoch": -1, "val_m_rho": -np.inf}
-        best_state = None
-        for epoch in range(cfg.epochs):
+        opt = self._optimizer()
+        order_rng = np.random.default_rng(cfg.seed)
+        drop_rng = np.random.default_rng([cfg.seed, 1])  # row dropout: its own stream
+        swa = AveragedModel(self.model) if cfg.swa_start is not None else None
+        swa_sched = None
+        if swa is not None:
+            swa_sched = SWALR(opt, swa_lr=cfg.swa_lr or cfg.lr, anneal_epochs=cfg.swa_anneal_epochs,
+                              anneal_strategy=cfg.swa_anneal_strategy)
+        state = {"history": [], "best": {"epoch": -1, "val_m_rho": -np.inf}, "best_state": None}
+        start = 0
+        if state_path and os.path.exists(state_path):
+            saved = torch.load(state_path, map_location=self.device, weights_only=False)
+            if saved.get("key") == resume_key:
+                start = self._restore(saved, opt, order_rng, drop_rng, swa, swa_sched, state)
+                log.info("resuming after epoch %d from %s", start - 1, state_path)
+            else:
+                log.info("ignoring %s: it belongs to other inputs or settings", state_path)
+        for epoch in range(start, cfg.epochs):
             t0 = time.perf_counter()
-            self.model.train()
-            opt.zero_grad(set_to_none=True)
-            order = rng.permutation(len(train))
-            total = 0.0
-            for k, i in enumerate(order):
-                v = train[i]
-                rows = np.flatnonzero(v.detected)  # the authors drop undetected rows
-                if len(rows) == 0:
-                    continue
-                x, s = self._tensors(v, rows)
-                y = torch.from_numpy(v.labels[rows]).to(self.device)
-                loss = torch.mean((self.model(x, s)[0] - y) ** 2)  # Eq. 4 for one video
-                (loss / cfg.grad_accum).backward()
-                total += float(loss.detach())
-                if (k + 1) % cfg.grad_accum == 0 or k == len(order) - 1:
-                    opt.step()
-                    opt.zero_grad(set_to_none=True)
-            val_m_rho = self.validate(val) if val else float("nan")
-            rec = {
-                "epoch": epoch,
-                "train_loss": total / len(train),
-                "val_m_rho": val_m_rho,
-                "seconds": time.perf_counter() - t0,
-            }
-            history.append(rec)
+            averaging = swa is not None and epoch >= cfg.swa_start
+            if averaging and cfg.swa_update == "epoch_start":  # the weights before this epoch
+                swa.update_parameters(self.model)
+            rec = {"epoch": epoch, **self._epoch(train, opt, order_rng, drop_rng)}
+            if averaging:
+                if cfg.swa_update == "epoch_end":
+                    swa.update_parameters(self.model)
+                swa_sched.step()
+            rec["val_m_rho"] = self.validate(val) if val else float("nan")
+            rec["seconds"] = time.perf_counter() - t0
+            state["history"].append(rec)
             log.info("epoch %d: %s", epoch, rec)
-            take_best = cfg.selection == "best_val" and val and val_m_rho > best["val_m_rho"]
-            if take_best or cfg.selection == "last" or not val:
-                best = {"epoch": epoch, "val_m_rho": val_m_rho}
-                best_state = copy.deepcopy(self.model.state_dict())
-        if best_state is not None:
-            self.model.load_state_dict(best_state)
-        return {"history": history, "best": best}
+            take_best = cfg.selection == "best_val" and val and rec["val_m_rho"] > state["best"][
+                "val_m_rho"]
+            if take_best or cfg.selection == "last" or (cfg.selection == "best_val" and not val):
+                state["best"] = {"epoch": epoch, "val_m_rho": rec["val_m_rho"]}
+                state["best_state"] = copy.deepcopy(self.model.state_dict())
+            if state_path:
+                self._save(state_path, resume_key, epoch, opt, order_rng, drop_rng, swa, swa_sched,
+                           state)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch)
+        if cfg.selection == "swa":
+            self.model.load_state_dict(swa.module.state_dict())
+            state["best"] = {"epoch": "swa", "val_m_rho": self.validate(val) if val else np.nan,
+                             "averaged_epochs": int(swa.n_averaged)}
+        elif state["best_state"] is not None:
+            self.model.load_state_dict(state["best_state"])
+        if state_path and os.path.exists(state_path):
+            os.remove(state_path)
+        return {"history": state["history"], "best": state["best"]}
+
+    # ------------------------------------------------------------------ resumable state
+
+    def _save(self, path, key, epoch, opt, order_rng, drop_rng, swa, swa_sched, state):
+        blob = {
+            "key": key, "epoch": epoch,
+            "model": self.model.state_dict(), "optimizer": opt.state_dict(),
+            "swa": swa.state_dict() if swa is not None else None,
+            "swa_sched": swa_sched.state_dict() if swa_sched is not None else None,
+            "order_rng": order_rng.bit_generator.state, "drop_rng": drop_rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
+            **state,
+        }
+        tmp = Path(f"{path}.tmp")
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(blob, tmp)
+        os.replace(tmp, path)  # a kill mid-write leaves the previous epoch's state
+
+    def _restore(self, saved, opt, order_rng, drop_rng, swa, swa_sched, state) -> int:
+        self.model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optimizer"])
+        if swa is not None:
+            swa.load_state_dict(saved["swa"])
+            swa_sched.load_state_dict(saved["swa_sched"])
+        order_rng.bit_generator.state = saved["order_rng"]
+        drop_rng.bit_generator.state = saved["drop_rng"]
+        torch.set_rng_state(saved["torch_rng"].cpu())
+        if saved["cuda_rng"] is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state_all([s.cpu() for s in saved["cuda_rng"]])
+        for k in ("history", "best", "best_state"):
+            state[k] = saved[k]
+        return int(saved["epoch"]) + 1
 
     def checkpoint(self, **extra) -> dict:
         return {
+            "family": self.model_cfg.family,
             "model_state": {k: v.cpu() for k, v in self.model.state_dict().items()},
             "model_config": self.model_cfg.to_dict(),
             "train_config": asdict(self.cfg),
@@ -217,22 +231,3 @@ class Trainer:
             "feature_std": torch.from_numpy(self.std),
             **extra,
         }
-
-    @classmethod
-    def from_checkpoint(cls, ckpt: dict, device: str = "auto", threads: int = 1) -> Trainer:
-        train_cfg = TrainConfig(**{**ckpt["train_config"], "device": device})
-        trainer = cls(TCNConfig(**ckpt["model_config"]), train_cfg, threads=threads)
-        trainer.model.load_state_dict(ckpt["model_state"])
-        trainer.mean = ckpt["feature_mean"].numpy()
-        trainer.std = ckpt["feature_std"].numpy()
-        return trainer
-
-
-def predictions_frame(videos: list[VideoSeq], preds: list[np.ndarray], targets: list[str]):
-    """Long-format predictions: video_id, timestamp_us, one column per target."""
-    if not videos:
-        return pd.DataFrame(columns=["video_id", "timestamp_us", *targets])
-    df = pd.DataFrame(np.concatenate(preds).astype(np.float32), columns=targets)
-    df.insert(0, "timestamp_us", np.concatenate([v.timestamps_us for v in videos]))
-    df.insert(0, "video_id", np.concatenate([[v.video_id] * len(v.timestamps_us) for v in videos]))
-    return df

@@ -60,7 +60,7 @@ CODE = {
     "dataset_report": ("eevflow.manifest",),
     "decode": ("eevflow.decoded_shard",),
     "train": ("eevflow.training", "eevflow.past_end"),
-    "predict": ("eevflow.training",),
+    "predict": ("eevflow.inference",),
     "ensemble": ("eevflow.ensemble", "eevflow.report", "eevflow.past_end"),
     "score": ("eevflow.report", "eevflow.past_end"),
     "submission": ("eevflow.submission",),

@@ -74,5 +74,6 @@ rule submission:
     params:
         code=code("submission"),
         targets=config["targets"],
+        fill=config["submission"]["fill"],
     script:
         "../workflow_scripts/submission.py"

@@ -25,8 +25,9 @@ rule train:
         code=model_code("train"),
         settings=variant_settings,
         targets=config["targets"],
-        constant_policy=config["scoring"]["constant_policy"],
+        scoring={k: config["scoring"][k] for k in ("constant_policy", "ignore_undetected")},
         past_end=PAST_END,
+        state=lambda wc: L.train_state(wc.variant),
     script:
         "../workflow_scripts/train.py"
 

@@ -20,7 +20,7 @@ from conftest import write_video
 from eevflow.features import build_extractor
 from eevflow.decoding import decode_video, load_decoded
 from eevflow.shards import write_shard
-from eevflow.training import load_split
+from eevflow.sequences import load_split
 
 BITS = 9
 W, H = 288, 144  # 32-pixel stripes; letterboxed into 224 x 112 with 56 rows of padding

@@ -140,7 +140,46 @@ def test_every_config_key_has_a_description():
     assert not missing, "properties without a description: " + ", ".join(missing)
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "configs/eev_paper.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "configs/eev_paper.yaml",
+                                  "configs/eev_tpf2021.yaml", "configs/eev_tpf2022.yaml"])
 def test_described_schema_still_validates_the_shipped_configs(name):
     out = validate_config(yaml.safe_load((REPO / name).read_text()), SCHEMA)
     assert out["variants"] and out["decode"]["frame_size"] == 224  # defaults still filled
+
+
+def test_tpf_configs_state_the_code_they_reproduce():
+    """The two TPF configs differ where the 2021 upload and the published code differ
+    (docs/fidelity.md)."""
+    load = lambda n: validate_config(  # noqa: E731
+        yaml.safe_load((REPO / "configs" / f"eev_tpf{n}.yaml").read_text()), SCHEMA)
+    old, new = load(2021), load(2022)
+    s_old = {v: variant_settings(old, v) for v in old["variants"]}
+    s_new = {v: variant_settings(new, v) for v in new["variants"]}
+    assert {s["model"]["positional_encoding"] for s in s_old.values()} == {"none"}
+    assert sorted(s["model"]["stacks"] for s in s_old.values()) == [1, 2]
+    assert {s["model"]["stacks"] for s in s_new.values()} == {2}
+    assert {s["model"]["dropout"] for s in s_new.values()} == {0.0}
+    for s in [*s_old.values(), *s_new.values()]:
+        assert s["model"]["init"] == "normal_0.01" and not s["model"]["weight_norm"]
+        assert (s["training"]["optimizer"], s["training"]["lr"], s["training"]["grad_accum"],
+                s["training"]["momentum"]) == ("sgd", 0.005, 32, 0.0)
+    t_old, t_new = old["training_defaults"], new["training_defaults"]
+    assert (t_old["selection"], t_old["val_rows"], t_old["target_scale"]) == ("last", "detected", 1.0)
+    assert (t_new["selection"], t_new["val_rows"], t_new["target_scale"]) == ("swa", "all", 10.0)
+    assert (t_new["swa_start"], t_new["swa_update"], t_new["row_dropout"]) == (15, "epoch_start", 0.3)
+    assert old["decode"]["frame_sampling"] == new["decode"]["frame_sampling"] == "tpf_linspace"
+
+
+def test_a_variants_own_block_does_not_reset_the_defaults_blocks(cfg):
+    """A variant that sets one training (or model) key keeps every other key of
+    training_defaults (model_defaults.<type>), not the class defaults."""
+    cfg["variants"]["shuffled_control"]["training"] = {"shuffle_labels": True}
+    cfg["variants"]["shuffled_control"]["model"] = {"dropout": 0.1}
+    out = validate_config(cfg, SCHEMA)
+    assert out["variants"]["shuffled_control"]["training"] == {"shuffle_labels": True}
+    s = variant_settings(out, "shuffled_control")
+    for key, value in cfg["training_defaults"].items():
+        assert s["training"][key] == value, key
+    for key, value in cfg["model_defaults"]["tcn"].items():
+        assert s["model"][key] == (0.1 if key == "dropout" else value), key
+    assert s["training"]["shuffle_labels"] is True and s["model"]["dropout"] == 0.1

@@ -91,3 +91,12 @@ def test_a_failed_validation_leaves_no_file(tmp_path):
         write_submission(out, _test_rows().iloc[::-1].reset_index(drop=True), T, csv, report,
                          tmp_path / "r.json")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fill_zeros_is_the_winners_fallback():
+    out, report = fill_missing(_test_rows(), _pred(), T, fill="zeros")
+    filled = out[out["video_id"] == "gone"]
+    assert report.filled_rows == len(filled) == 2 and (filled[T] == 0.0).all().all()
+    assert report.fill_values == {t: 0.0 for t in T}
+    with pytest.raises(ValueError, match=r"unknown fill 'median'; allowed values: \['mean', 'zeros'\]"):
+        fill_missing(_test_rows(), _pred(), T, fill="median")

@@ -2,17 +2,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from eevflow.models.tcn import TCNConfig
 from eevflow.shards import write_shard
-from eevflow.training import (
-    Trainer,
-    TrainConfig,
-    VideoSeq,
-    load_split,
-    predictions_frame,
-    shuffled_labels,
-)
+from eevflow.inference import Predictor, predictions_frame
+from eevflow.sequences import VideoSeq, load_split, shuffled_labels
+from eevflow.training import Trainer, TrainConfig
 
 
 def _videos(n=6, T=60, D=5, seed=0):
@@ -88,7 +84,7 @@ def test_checkpoint_round_trip_and_predictions(tmp_path):
     trainer, _ = _fit(_videos(), [])
     path = tmp_path / "m.pt"
     torch.save(trainer.checkpoint(variant="x"), path)
-    back = Trainer.from_checkpoint(torch.load(path, weights_only=True), device="cpu")
+    back = Predictor.from_checkpoint(torch.load(path, weights_only=True), device="cpu")
     vids = _videos(2, seed=5)
     p1, p2 = trainer.predict(vids), back.predict(vids)
     assert all(np.array_equal(a, b) for a, b in zip(p1, p2))
@@ -113,3 +109,190 @@ def test_load_split_joins_extractors_and_reports_skips(tmp_path):
     assert "timestamps differ" in data.skipped["b"] and "no x embeddings" in data.skipped["c"]
     with pytest.raises(ValueError, match="no training videos"):
         _fit([], [])
+
+
+# ---------------------------------------------------------------------------- TPF switches
+
+
+def _tc(**kw):
+    base = dict(epochs=3, optimizer="adam", lr=0.01, grad_accum=2)
+    return TrainConfig(**{**base, **kw})
+
+
+def _mc(**kw):
+    return TCNConfig(**{"input_dim": 5, "n_targets": 3, "channels": 8, "dilations": [1, 2],
+                        "dropout": 0.1, **kw})
+
+
+def test_normal_init_draws_conv_weights_with_std_001():
+    from eevflow.models.tcn import EEVTCN
+
+    torch.manual_seed(0)
+    for weight_norm in (False, True):
+        model = EEVTCN(TCNConfig(input_dim=64, channels=128, init="normal_0.01",
+                                 weight_norm=weight_norm))
+        convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv1d)]
+        w = torch.cat([c.weight.detach().flatten() for c in convs])
+        assert abs(float(w.std()) - 0.01) < 0.0005 and abs(float(w.mean())) < 0.0005
+    default = EEVTCN(TCNConfig(input_dim=64, channels=128))
+    conv = next(m for m in default.modules() if isinstance(m, torch.nn.Conv1d))
+    assert float(conv.weight.detach().std()) > 0.02  # PyTorch's kaiming-uniform default is wider
+
+
+def test_target_scale_multiplies_the_loss_by_its_square_and_predictions_are_divided_back():
+    from eevflow.training import video_loss
+
+    rng = np.random.default_rng(0)
+    pred = torch.from_numpy(rng.random((50, 3)).astype(np.float32))
+    y = torch.from_numpy(rng.random((50, 3)).astype(np.float32))
+    unscaled = float(video_loss(pred, y, 1.0))
+    assert float(video_loss(10 * pred, y, 10.0)) == pytest.approx(100 * unscaled, rel=1e-5)
+    trainer = Trainer(_mc(), _tc(target_scale=10.0))
+    vids = _videos(2)
+    raw = [trainer.model.eval()(*__import__("eevflow.inference", fromlist=["x"]).video_tensors(
+        v, trainer.mean, trainer.std, trainer.device))[0].detach().numpy() for v in vids]
+    for p, r in zip(trainer.predict(vids), raw):
+        np.testing.assert_allclose(p, r / 10.0, rtol=1e-6)
+
+
+def test_row_dropout_leaves_out_about_p_and_never_every_row():
+    from eevflow.sequences import dropped_rows
+
+    rng = np.random.default_rng(0)
+    rows = np.arange(200)
+    # row mode: each row with probability 0.3
+    kept = [len(dropped_rows(rows, 0.3, rng, "row")) for _ in range(500)]
+    assert abs(1 - np.mean(kept) / 200 - 0.3) < 0.01
+    # video mode (TPF's TimeDropout): 30% of the draws drop int(r L) rows, r ~ U(0, 0.3)
+    draws = [dropped_rows(rows, 0.3, rng, "video") for _ in range(4000)]
+    fired = np.array([len(d) < 200 for d in draws])
+    assert abs(fired.mean() - 0.3) < 0.025
+    lost = np.array([1 - len(d) / 200 for d in draws])[fired]
+    assert lost.max() <= 0.3 and abs(lost.mean() - 0.15) < 0.01  # r uniform on (0, 0.3]
+    assert all(np.all(np.diff(d) > 0) for d in draws)  # order kept, no duplicates
+    for mode in ("row", "video"):  # never every row, even with one or two rows
+        short = [dropped_rows(np.array([7, 9]), 0.9, rng, mode) for _ in range(500)]
+        assert all(len(k) >= 1 and set(k) <= {7, 9} for k in short)
+        assert all(len(dropped_rows(np.array([3]), 0.9, rng, mode)) == 1 for _ in range(100))
+        assert np.array_equal(dropped_rows(rows, 0.0, rng, mode), rows)
+    # in training: same seed, same draws; p = 0 trains exactly as before the option existed
+    a, ra = _fit(_videos(), [], row_dropout=0.3)
+    b, rb = _fit(_videos(), [], row_dropout=0.3)
+    c, rc = _fit(_videos(), [])
+    assert ra["history"][-1]["train_loss"] == rb["history"][-1]["train_loss"]
+    assert ra["history"][-1]["train_loss"] != rc["history"][-1]["train_loss"]
+
+
+def test_swa_weights_are_the_mean_of_the_epoch_snapshots():
+    trainer = Trainer(_mc(), _tc(epochs=5, swa_start=2, swa_lr=0.005, selection="swa"))
+    snaps = []
+    trainer.fit(_videos(), _videos(2, seed=1),
+                on_epoch_end=lambda e: snaps.append(
+                    {k: v.clone() for k, v in trainer.model.state_dict().items()}))
+    averaged = snaps[2:]  # the ends of epochs 2, 3, 4
+    for k, v in trainer.model.state_dict().items():
+        expected = torch.stack([s[k] for s in averaged]).mean(0)
+        torch.testing.assert_close(v, expected, rtol=1e-5, atol=1e-6)
+    # PyTorch Lightning 1.3's timing: at the start of epochs 2, 3, 4 = the ends of 1, 2, 3
+    trainer = Trainer(_mc(), _tc(epochs=5, swa_start=2, selection="swa",
+                                 swa_update="epoch_start"))
+    snaps = []
+    res = trainer.fit(_videos(), _videos(2, seed=1),
+                      on_epoch_end=lambda e: snaps.append(
+                          {k: v.clone() for k, v in trainer.model.state_dict().items()}))
+    assert res["best"]["averaged_epochs"] == 3
+    for k, v in trainer.model.state_dict().items():
+        expected = torch.stack([s[k] for s in snaps[1:4]]).mean(0)
+        torch.testing.assert_close(v, expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(Exception, match="selection: swa needs swa_start"):
+        __import__("eevflow.models.options", fromlist=["x"]).TrainingOptions.from_dict(
+            {"selection": "swa"})
+
+
+def test_accumulation_counts_only_trained_videos(monkeypatch):
+    """grad_accum 2 over 7 videos, two of them with no detected row: one placed where a window
+    would end, one last in the epoch's order. 5 trained videos: windows 2 + 2 + 1 = 3 steps."""
+    n, seed = 7, 0
+    order = np.random.default_rng(seed).permutation(n)
+    vids = _videos(n)
+    for pos in (1, 6):  # the 2nd video of the first window, and the last one
+        v = vids[order[pos]]
+        v.detected[:] = False
+        v.labels[:] = 0.0
+    steps = []
+    handle = register_optimizer_step_post_hook(
+        lambda opt, args, kwargs: steps.append(1))
+    try:
+        trainer = Trainer(_mc(), _tc(epochs=1, grad_accum=2, seed=seed))
+        res = trainer.fit(vids, [])
+    finally:
+        handle.remove()
+    rec = res["history"][0]
+    assert len(steps) == 3 == rec["optimizer_steps"] and rec["trained_videos"] == 5
+
+
+def test_validation_rows_follow_the_option():
+    from eevflow import metrics
+
+    train, val = _videos(), _videos(3, seed=2)
+    trainer, _ = _fit(train, [], epochs=2)
+    preds = trainer.predict(val)
+    ids = np.concatenate([np.full(len(v.timestamps_us), i) for i, v in enumerate(val)])
+    y = np.concatenate([v.labels for v in val])
+    p = np.concatenate(preds)
+    for mode, ignore in (("scoring", True), ("all", False)):
+        trainer.cfg.val_rows = mode
+        assert trainer.validate(val) == metrics.score(ids, y, p, ignore_undetected=ignore).m_rho
+    trainer.cfg.val_rows, trainer.cfg.ignore_undetected = "scoring", False
+    assert trainer.validate(val) == metrics.score(ids, y, p, ignore_undetected=False).m_rho
+    trainer.cfg.val_rows = "detected"  # undetected rows are not fed: the sequences are shorter
+    det = [VideoSeq(v.video_id, v.timestamps_us[v.detected], v.features[v.detected],
+                    v.labels[v.detected], v.detected[v.detected]) for v in val]
+    pd_ = np.concatenate(trainer.predict(det))
+    ids_d = np.concatenate([np.full(len(v.timestamps_us), i) for i, v in enumerate(det)])
+    expected = metrics.score(ids_d, np.concatenate([v.labels for v in det]), pd_).m_rho
+    assert trainer.validate(val) == expected != metrics.score(ids, y, p).m_rho
+
+
+class _Killed(Exception):
+    pass
+
+
+@pytest.mark.parametrize("kw", [{}, {"swa_start": 2, "selection": "swa", "row_dropout": 0.3}])
+def test_resume_after_a_kill_ends_with_the_uninterrupted_weights(tmp_path, kw, caplog):
+    train, val = _videos(), _videos(2, seed=1)
+    full = Trainer(_mc(), _tc(epochs=5, **kw))
+    full_res = full.fit(train, val)
+
+    state = tmp_path / "state.pt"
+
+    def kill(epoch):
+        if epoch == 2:
+            raise _Killed
+
+    first = Trainer(_mc(), _tc(epochs=5, **kw))
+    with pytest.raises(_Killed):
+        first.fit(train, val, state_path=str(state), resume_key="k", on_epoch_end=kill)
+    assert state.exists()
+    again = Trainer(_mc(), _tc(epochs=5, **kw))
+    with caplog.at_level("INFO", logger="eevflow.training"):
+        res = again.fit(train, val, state_path=str(state), resume_key="k")
+    assert "resuming after epoch 2" in caplog.text
+    assert not state.exists()  # removed once training ended
+    for k, v in full.model.state_dict().items():
+        assert torch.equal(v, again.model.state_dict()[k]), k
+    strip = lambda h: [{**r, "seconds": 0} for r in h]  # noqa: E731
+    assert strip(res["history"]) == strip(full_res["history"])
+    assert res["best"] == full_res["best"]
+
+
+def test_a_state_of_other_inputs_is_not_resumed(tmp_path, caplog):
+    state = tmp_path / "state.pt"
+    first = Trainer(_mc(), _tc(epochs=3))
+    with pytest.raises(_Killed):
+        first.fit(_videos(), [], state_path=str(state), resume_key="old",
+                  on_epoch_end=lambda e: (_ for _ in ()).throw(_Killed()))
+    with caplog.at_level("INFO", logger="eevflow.training"):
+        res = Trainer(_mc(), _tc(epochs=3)).fit(_videos(), [], state_path=str(state),
+                                                resume_key="new")
+    assert "ignoring" in caplog.text and len(res["history"]) == 3

@@ -43,6 +43,18 @@ def tiny_config() -> dict:
             "features": ["effnet_lite0", "logmel64"],
             "training": {"shuffle_labels": True},
         },
+        # the winner's code's switches (docs/fidelity.md): the 2021 run and the published code
+        "tpf2021_av": {
+            "features": ["effnet_lite0", "logmel64"],
+            "model": {"init": "normal_0.01"},
+            "training": {"selection": "last", "val_rows": "detected"},
+        },
+        "tpf2022_av": {
+            "features": ["effnet_lite0", "logmel64"],
+            "model": {"init": "normal_0.01"},
+            "training": {"target_scale": 10.0, "row_dropout": 0.3, "swa_start": 20,
+                         "swa_lr": 0.0005, "selection": "swa", "val_rows": "all"},
+        },
     }
     cfg["ensembles"] = {
         "ens": {"members": {"tcn_pe_av": 0.8, "tcn_nope_audio": 0.2}},
@@ -149,6 +161,10 @@ def test_model_learns_the_planted_signal_and_the_control_does_not(run):
     assert m["tcn_pe_av", "val"] > 0.3 and m["tcn_pe_av", "test"] > 0.3, m.to_dict()
     assert abs(m["shuffled_control", "test"]) < 0.15, m.to_dict()
     assert m["tcn_pe_av", "test"] > m["shuffled_control", "test"] + 0.25
+    # with the winner's switches on (init, target scale, row dropout, SWA, selection, val rows)
+    assert m["tpf2021_av", "test"] > 0.3 and m["tpf2022_av", "test"] > 0.3, m.to_dict()
+    swa = json.loads((workdir / "results" / "models" / "tpf2022_av" / "training.json").read_text())
+    assert swa["best"]["epoch"] == "swa" and swa["best"]["averaged_epochs"] == 10
 
 
 def test_second_run_has_nothing_to_do(run):
@@ -215,9 +231,13 @@ def test_bad_config_is_rejected_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-def test_paper_config_plans_every_variant(tmp_path):
-    """configs/eev_paper.yaml on small EEV-format files: the DAG has the paper's jobs."""
-    cfg = yaml.safe_load((REPO / "configs" / "eev_paper.yaml").read_text())
+@pytest.mark.parametrize("name, variants", [
+    ("eev_paper", 5), ("eev_tpf2021", 2), ("eev_tpf2022", 4),
+])
+def test_paper_config_plans_every_variant(tmp_path, name, variants):
+    """configs/eev_paper.yaml and the two TPF configs (docs/fidelity.md) on small EEV-format
+    files: the DAG has each one's jobs."""
+    cfg = yaml.safe_load((REPO / "configs" / f"{name}.yaml").read_text())
     header = "Timestamp (milliseconds)," + ",".join(cfg["targets"])
     (tmp_path / "videos").mkdir()
     for split, col in (("train", "YouTube ID"), ("val", "YouTube ID"), ("test", "Video ID")):
@@ -231,21 +251,26 @@ def test_paper_config_plans_every_variant(tmp_path):
     proc = snakemake(tmp_path, "--dry-run", "--quiet", "rules")
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout + proc.stderr, re.M))
-    assert counts["train"] == "5" and counts["predict"] == "10" and counts["ensemble"] == "1"
+    assert counts["train"] == str(variants) and counts["predict"] == str(2 * variants)
+    assert counts["ensemble"] == "1"
     assert counts["extract"] == str(2 * 3 * cfg["n_shards"])  # 2 extractors x 3 splits
 
 
-def test_a_killed_training_job_leaves_nothing_complete_and_rerun_incomplete_recovers(run):
+def test_a_killed_training_job_resumes_and_ends_with_the_uninterrupted_weights(run):
     """SIGKILL the whole Snakemake process group while a training job is mid-way through its
-    epochs: no model file appears, and --rerun-incomplete finishes the job."""
+    epochs: no model file appears (only the resumable state), and --rerun-incomplete continues
+    after the last finished epoch and ends with the weights of an uninterrupted run."""
     src, cfg = run
-    workdir = Path(str(src) + "-kill")
-    shutil.copytree(src, workdir, symlinks=True)
     cfg = json.loads(json.dumps(cfg))
     cfg["variants"]["slow"] = {"features": ["logmel64"], "training": {"epochs": 150}}
-    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
     target = "results/models/slow/model.pt"  # relative to --directory, as the rules name it
+    full, workdir = Path(str(src) + "-full"), Path(str(src) + "-kill")
+    for d in (full, workdir):
+        shutil.copytree(src, d, symlinks=True)
+        (d / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert snakemake(full, target).returncode == 0
     model = workdir / target
+    state = model.parent / "train_state.pt"
     log = workdir / "results" / "logs" / "train" / "slow.log"
     cmd = [
         str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
@@ -256,7 +281,7 @@ def test_a_killed_training_job_leaves_nothing_complete_and_rerun_incomplete_reco
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 600
     try:
-        while not (log.exists() and "epoch 2:" in log.read_text()):
+        while not (log.exists() and "epoch 3:" in log.read_text() and state.exists()):
             assert proc.poll() is None, "the run ended before the job could be killed"
             assert time.monotonic() < deadline, "training never started"
             time.sleep(0.2)
@@ -266,14 +291,20 @@ def test_a_killed_training_job_leaves_nothing_complete_and_rerun_incomplete_reco
         proc.wait()
     assert not model.exists()
     assert not (model.parent / "training.json").exists()
-    leftovers = [p.name for p in model.parent.iterdir()] if model.parent.exists() else []
-    assert all(name.startswith(".") for name in leftovers), leftovers  # only hidden temp files
+    leftovers = [p.name for p in model.parent.iterdir()]
+    assert all(n.startswith(".") or n in ("train_state.pt", "train_state.pt.tmp")
+               for n in leftovers), leftovers  # hidden temp files and the resumable state
     # the killed run left its lock (as after a power loss): --unlock, then --rerun-incomplete
     assert snakemake(workdir, "--unlock").returncode == 0
     proc = snakemake(workdir, "--rerun-incomplete", target)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert re.search(r"resuming after epoch \d+", log.read_text()), log.read_text()[-2000:]
+    assert not state.exists()  # removed once training ended
     ckpt = torch.load(model, weights_only=True)
+    ref = torch.load(full / target, weights_only=True)
     assert ckpt["train_config"]["epochs"] == 150
+    for k, v in ref["model_state"].items():
+        assert torch.equal(v, ckpt["model_state"][k]), k
     assert json.loads((model.parent / "training.json").read_text())["variant"] == "slow"
     assert _planned(workdir, cfg).get("train", 0) == 0
 
@@ -314,9 +345,9 @@ def test_editing_the_tcn_reruns_training_prediction_and_aggregates_only(run, cod
         assert _planned_with_code(run[0], code_copy / "Snakefile") == {}
         tcn.write_text(original + "\n\ndef _edited_helper():\n    return 1\n")
         planned = _planned_with_code(run[0], code_copy / "Snakefile")
-        # 3 variants x (train + val/test predictions), both ensembles, 5 submissions, the score
+        # 5 variants x (train + val/test predictions), both ensembles, 7 submissions, the score
         assert planned == {
-            "train": 3, "predict": 6, "ensemble": 2, "submission": 5, "score": 1, "all": 1,
+            "train": 5, "predict": 10, "ensemble": 2, "submission": 7, "score": 1, "all": 1,
         }, planned
     finally:
         tcn.write_text(original)
@@ -332,7 +363,7 @@ def test_editing_the_logmel_backend_reruns_its_extractors_and_what_reads_them(ru
         # logmel64 and musicnn_mtt (whose backend imports log-mel's windows): 2 x 3 splits x 2
         # shards; every variant reads one of them; effnet_lite0's extraction does not rerun
         assert planned == {
-            "extract": 12, "train": 3, "predict": 6, "ensemble": 2, "submission": 5,
+            "extract": 12, "train": 5, "predict": 10, "ensemble": 2, "submission": 7,
             "score": 1, "all": 1,
         }, planned
     finally:

@@ -26,6 +26,7 @@ def main(sm):
         sm.output[0], list(videos.items()), stamps,
         frame_size=d["frame_size"], sample_rate=d["audio_sample_rate"],
         chunk_frames=d["chunk_frames"], backend=d["backend"], threads=sm.threads,
+        frame_sampling=d["frame_sampling"], audio_path=d["audio_path"],
     )
     rows = sum(len(i.timestamps_us) for i in infos)
     logging.info(

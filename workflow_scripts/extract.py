@@ -8,7 +8,7 @@ from eevflow.features import build_extractor
 from eevflow.decoded_shard import iter_shard
 from eevflow.runtime import run_script
 from eevflow.shards import write_shard
-from eevflow.training import pick_device
+from eevflow.inference import pick_device
 
 
 def main(sm):

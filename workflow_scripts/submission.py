@@ -17,11 +17,13 @@ def main(sm):
     pred = pd.read_parquet(sm.input.predictions)
     manifest = pd.read_parquet(sm.input.manifest, columns=["video_id", "status", "reason"])
     reasons = {r.video_id: f"{r.status}: {r.reason}" for r in manifest.itertuples()}
-    out, report = fill_missing(test, pred, targets, reasons)
+    fill = sm.params.fill
+    out, report = fill_missing(test, pred, targets, reasons, fill)
     if report.filled_rows:
         logging.warning(
-            "%d of %d test rows (%d videos) had no prediction; filled with the model's mean "
-            "prediction per expression", report.filled_rows, report.rows, len(report.filled_videos),
+            "%d of %d test rows (%d videos) had no prediction; filled with %s",
+            report.filled_rows, report.rows, len(report.filled_videos),
+            "the model's mean prediction per expression" if fill == "mean" else "zeros",
         )
         for vid, why in report.filled_videos.items():
             logging.warning("  %s: %s", vid, why)

@@ -7,12 +7,13 @@ import pandas as pd
 import torch
 
 import eevflow
-from eevflow.io import atomic_path, write_json
+from eevflow.io import atomic_path, inputs_key, write_json
 from eevflow.past_end import drop_past_end
-from eevflow.models.options import family_options, model_type
-from eevflow.models.tcn import TCNConfig
+from eevflow.models import model_config
+from eevflow.models.options import model_type
 from eevflow.runtime import run_script
-from eevflow.training import Trainer, TrainConfig, load_split
+from eevflow.sequences import load_split
+from eevflow.training import Trainer, TrainConfig
 
 
 def main(sm):
@@ -31,12 +32,17 @@ def main(sm):
         for vid, why in split.skipped.items():
             logging.warning("%s: skipped %s: %s", name, vid, why)
     input_dim = train.videos[0].features.shape[1] if train.videos else 0
-    family = family_options(model_type(settings["model"])).from_dict(settings["model"])
-    model_cfg = TCNConfig(input_dim=input_dim, n_targets=len(targets), **family.to_dict())
-    train_cfg = TrainConfig(constant_policy=sm.params.constant_policy, **settings["training"])
+    model_cfg = model_config(model_type(settings["model"]), settings["model"], input_dim,
+                             len(targets))
+    train_cfg = TrainConfig(constant_policy=sm.params.scoring["constant_policy"],
+                            ignore_undetected=sm.params.scoring["ignore_undetected"],
+                            **settings["training"])
     trainer = Trainer(model_cfg, train_cfg, threads=sm.threads)
-    logging.info("device %s, receptive field %d steps", trainer.device, model_cfg.receptive_field)
-    result = trainer.fit(train.videos, val.videos)
+    logging.info("device %s, model %s", trainer.device, model_cfg)
+    # a killed job restarted with the same inputs and params continues after its last epoch
+    key = inputs_key(list(sm.input), {"settings": settings, "targets": list(targets),
+                                      "scoring": dict(sm.params.scoring), "code": sm.params.code})
+    result = trainer.fit(train.videos, val.videos, state_path=sm.params.state, resume_key=key)
     ckpt = trainer.checkpoint(
         variant=sm.wildcards.variant,
         settings=settings,
@@ -53,7 +59,7 @@ def main(sm):
          "skipped": {"train": train.skipped, "val": val.skipped}},
         sm.output.history,
     )
-    logging.info("best epoch %d, val M_rho %.4f", result["best"]["epoch"], result["best"]["val_m_rho"])
+    logging.info("kept epoch %s, val M_rho %.4f", result["best"]["epoch"], result["best"]["val_m_rho"])
 
 
 run_script(snakemake, main)  # noqa: F821

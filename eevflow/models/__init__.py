@@ -1,1 +1,32 @@
-"""Sequence models."""
+"""Sequence models, one module per family (``tcn.py``). A variant's ``model.type`` picks the family
+through the registry of option classes (``eevflow.models.options.FAMILIES``); each family module
+exposes ``CONFIG`` (its options plus ``input_dim`` and ``n_targets``) and ``MODEL`` (an
+``nn.Module`` built from a ``CONFIG``, called as ``model(features (B, T, D), seconds (B, T))``).
+Nothing is imported here until a model is built: the Snakefile imports this package's options."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from eevflow.models.options import family_options
+
+
+def family_module(family: str):
+    return importlib.import_module(family_options(family).module)
+
+
+def model_config(family: str, options: dict[str, Any], input_dim: int, n_targets: int):
+    """The family's config from a variant's ``model:`` options (validated; ``type`` dropped)."""
+    opts = family_options(family).from_dict(options)
+    return family_module(family).CONFIG(input_dim=input_dim, n_targets=n_targets, **opts.to_dict())
+
+
+def config_from_dict(family: str, values: dict[str, Any]):
+    """A family config as a checkpoint stores it."""
+    return family_module(family).CONFIG(**values)
+
+
+def build_model(config):
+    """The family's network for a config made by :func:`model_config`."""
+    return family_module(config.family).MODEL(config)

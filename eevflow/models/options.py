@@ -49,6 +49,10 @@ class TCNOptions(FamilyOptions):
                          multipleOf=2)
     head_hidden: int = option(128, "hidden width of the output head (Linear, ReLU, Linear)",
                               minimum=1)
+    init: Literal["pytorch", "normal_0.01"] = option(
+        "pytorch", "initial convolution weights: PyTorch's default, or normal(0, 0.01) as in "
+        "TPF's and locuslab's init_weights (drawn before weight norm wraps a convolution)"
+    )
 
 
 @dataclass
@@ -63,8 +67,43 @@ class TrainingOptions(Options):
     grad_accum: int = option(32, "videos per optimiser step (one video per forward pass, "
                              "gradients summed)", minimum=1)
     seed: int = option(0, "random seed (weight init, dropout, video order, label shuffling)")
-    selection: Literal["best_val", "last"] = option(
-        "best_val", "model kept: the epoch with the best validation M_rho, or the last epoch"
+    selection: Literal["best_val", "last", "swa"] = option(
+        "best_val", "weights kept for prediction: the epoch with the best validation M_rho, the "
+        "last epoch (the 2021 challenge run), or the stochastic weight average (the published "
+        "code; needs swa_start)"
+    )
+    swa_start: int | None = option(
+        None, "stochastic weight averaging from this epoch (counted from 0) on; null: none",
+        minimum=0
+    )
+    swa_update: Literal["epoch_end", "epoch_start"] = option(
+        "epoch_end", "when the average takes the weights: at the end of each epoch from "
+        "swa_start, or at its start (PyTorch Lightning 1.3's callback, the published code: the "
+        "last epoch's training is then not in the average)"
+    )
+    swa_lr: float | None = option(None, "SWALR learning rate once averaging starts; null: lr "
+                                  "(PyTorch Lightning's default)", exclusiveMinimum=0)
+    swa_anneal_epochs: int = option(10, "epochs SWALR takes to move the learning rate to swa_lr",
+                                    minimum=1)
+    swa_anneal_strategy: Literal["cos", "linear"] = option("cos", "SWALR's annealing shape")
+    target_scale: float = option(
+        1.0, "targets multiplied by this in the loss and predictions divided back (the published "
+        "code: 10)", exclusiveMinimum=0
+    )
+    row_dropout: float = option(
+        0.0, "augmentation: the probability of row dropout (see row_dropout_mode); 0: none "
+        "(the published code: 0.3)", minimum=0, exclusiveMaximum=1
+    )
+    row_dropout_mode: Literal["video", "row"] = option(
+        "video", "video: the published code's TimeDropout, each epoch a video draws r ~ U(0, 1) "
+        "and, when r <= row_dropout, loses int(r x its rows) rows at random; row: each row is "
+        "left out with probability row_dropout. Either way at least one row stays, and the "
+        "others keep their timestamps"
+    )
+    val_rows: Literal["scoring", "detected", "all"] = option(
+        "scoring", "validation (model selection): scoring (every row fed to the model, rows "
+        "scored as scoring.ignore_undetected says), detected (undetected rows left out of the "
+        "input and the score, the 2021 code) or all (every row fed and scored, the published code)"
     )
     shuffle_labels: bool = option(False, "control: permute the labelled rows across the whole "
                                   "training set")
@@ -72,6 +111,14 @@ class TrainingOptions(Options):
     device: Literal["auto", "cpu", "cuda"] = option(
         "auto", "torch device: auto (CUDA when available, else CPU), cpu or cuda"
     )
+
+    def check(self):
+        if self.selection == "swa" and self.swa_start is None:
+            return [("selection", "swa needs swa_start (the epochs before averaging starts)")]
+        if self.swa_start is not None and self.swa_start >= self.epochs:
+            return [("swa_start", f"{self.swa_start} leaves no epoch to average "
+                                  f"(epochs: {self.epochs})")]
+        return []
 
 
 FAMILIES: dict[str, type[FamilyOptions]] = {cls.family: cls for cls in (TCNOptions,)}

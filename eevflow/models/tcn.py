@@ -53,17 +53,30 @@ class Chomp1d(nn.Module):
         return x[:, :, : -self.chomp] if self.chomp else x
 
 
+INIT_STD = {"pytorch": None, "normal_0.01": 0.01}
+
+
+def _conv(c_in, c_out, kernel_size, init_std, **kw) -> nn.Conv1d:
+    """A Conv1d, its weights drawn from normal(0, init_std) when given (PyTorch's default
+    otherwise); biases keep PyTorch's default, as in locuslab's init_weights."""
+    conv = nn.Conv1d(c_in, c_out, kernel_size, **kw)
+    if init_std is not None:
+        with torch.no_grad():
+            conv.weight.normal_(0.0, init_std)
+    return conv
+
+
 class TemporalBlock(nn.Module):
-    def __init__(self, n_in, n_out, kernel_size, dilation, dropout, weight_norm):
+    def __init__(self, n_in, n_out, kernel_size, dilation, dropout, weight_norm, init_std=None):
         super().__init__()
         pad = (kernel_size - 1) * dilation
         wn = nn.utils.parametrizations.weight_norm if weight_norm else (lambda m: m)
         layers = []
         for c_in in (n_in, n_out):
-            conv = wn(nn.Conv1d(c_in, n_out, kernel_size, padding=pad, dilation=dilation))
+            conv = wn(_conv(c_in, n_out, kernel_size, init_std, padding=pad, dilation=dilation))
             layers += [conv, Chomp1d(pad), nn.ReLU(), nn.Dropout(dropout)]
         self.net = nn.Sequential(*layers)
-        self.downsample = nn.Conv1d(n_in, n_out, 1) if n_in != n_out else None
+        self.downsample = _conv(n_in, n_out, 1, init_std) if n_in != n_out else None
         self.relu = nn.ReLU()
 
     def forward(self, x):
@@ -91,7 +104,8 @@ class EEVTCN(nn.Module):
             for d in cfg.dilations:
                 blocks.append(
                     TemporalBlock(
-                        n_in, cfg.channels, cfg.kernel_size, d, cfg.dropout, cfg.weight_norm
+                        n_in, cfg.channels, cfg.kernel_size, d, cfg.dropout, cfg.weight_norm,
+                        INIT_STD[cfg.init],
                     )
                 )
                 n_in = cfg.channels
@@ -115,3 +129,8 @@ class EEVTCN(nn.Module):
         x = features if pe is None else torch.cat([features, pe], dim=-1)
         h = self.tcn(x.transpose(1, 2)).transpose(1, 2)
         return self.head(h)
+
+
+# the family's entry points for the registry (eevflow.models.build_model)
+CONFIG = TCNConfig
+MODEL = EEVTCN
