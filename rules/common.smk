@@ -163,6 +163,12 @@ PAST_END = {
 }
 
 
+# the scoring rules of validation M_rho (model selection); scoring.unscorable does not apply
+TRAIN_SCORING = {
+    k: config["scoring"][k] for k in ("constant_policy", "ignore_undetected")
+}
+
+
 def past_end_manifests(*splits):
     if PAST_END["policy"] != "drop":
         return []

@@ -25,7 +25,7 @@ rule train:
         code=model_code("train"),
         settings=variant_settings,
         targets=config["targets"],
-        scoring={k: config["scoring"][k] for k in ("constant_policy", "ignore_undetected")},
+        scoring=TRAIN_SCORING,
         past_end=PAST_END,
         state=lambda wc: L.train_state(wc.variant),
     script:
