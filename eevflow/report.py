@@ -53,7 +53,13 @@ def describe_model(
     the chosen ones from ``weights`` when given, else the config's)."""
     if name in variants:
         s = variants[name]
-        pe = s["model"].get("positional_encoding", "timestamp")
+        family = s["model"].get("type", "tcn")
+        if family == "linear":  # the ridge baseline: its context instead of a PE column
+            lags = ",".join(f"{x:g}" for x in s["model"].get("lags_s", []))
+            means = ",".join(f"{x:g}" for x in s["model"].get("past_means_s", []))
+            pe = f"ridge: lags {lags or '-'} s, means {means or '-'} s"
+        else:
+            pe = s["model"].get("positional_encoding", "timestamp")
         return {
             "kind": "variant",
             "feature": "+".join(s["features"]),

@@ -30,7 +30,7 @@ from torch.optim.swa_utils import SWALR, AveragedModel
 
 from eevflow import metrics
 from eevflow.inference import pick_device, predict_videos, video_tensors
-from eevflow.models import build_model
+from eevflow.models import build_model, family_module
 from eevflow.models.options import TrainingOptions
 from eevflow.sequences import VideoSeq, dropped_rows, feature_stats, shuffled_labels
 
@@ -137,6 +137,11 @@ class Trainer:
             self.mean, self.std = feature_stats(train)
         if cfg.shuffle_labels:
             train = shuffled_labels(train, cfg.seed)
+        closed_form = getattr(family_module(self.model_cfg.family), "FIT", None)
+        if closed_form is not None:  # e.g. the linear family's ridge: no epochs, nothing to resume
+            if state_path and os.path.exists(state_path):
+                os.remove(state_path)  # left by an earlier run of another family
+            return closed_form(self, train, val)
         opt = self._optimizer()
         order_rng = np.random.default_rng(cfg.seed)
         drop_rng = np.random.default_rng([cfg.seed, 1])  # row dropout: its own stream
@@ -173,11 +178,19 @@ class Trainer:
             if take_best or cfg.selection == "last" or (cfg.selection == "best_val" and not val):
                 state["best"] = {"epoch": epoch, "val_m_rho": rec["val_m_rho"]}
                 state["best_state"] = copy.deepcopy(self.model.state_dict())
+            stop = (cfg.patience is not None and bool(val)
+                    and epoch - state["best"]["epoch"] >= cfg.patience)
+            if stop:
+                log.info("early stop after epoch %d: no better validation M_rho for %d epochs",
+                         epoch, cfg.patience)
+                state["stopped_early"] = epoch
             if state_path:
                 self._save(state_path, resume_key, epoch, opt, order_rng, drop_rng, swa, swa_sched,
                            state)
             if on_epoch_end is not None:
                 on_epoch_end(epoch)
+            if stop:
+                break
         if cfg.selection == "swa":
             self.model.load_state_dict(swa.module.state_dict())
             state["best"] = {"epoch": "swa", "val_m_rho": self.validate(val) if val else np.nan,
@@ -186,7 +199,10 @@ class Trainer:
             self.model.load_state_dict(state["best_state"])
         if state_path and os.path.exists(state_path):
             os.remove(state_path)
-        return {"history": state["history"], "best": state["best"]}
+        out = {"history": state["history"], "best": state["best"]}
+        if "stopped_early" in state:
+            out["stopped_early_after_epoch"] = state["stopped_early"]
+        return out
 
     # ------------------------------------------------------------------ resumable state
 
@@ -217,8 +233,11 @@ class Trainer:
         torch.set_rng_state(saved["torch_rng"].cpu())
         if saved["cuda_rng"] is not None and self.device.type == "cuda":
             torch.cuda.set_rng_state_all([s.cpu() for s in saved["cuda_rng"]])
-        for k in ("history", "best", "best_state"):
-            state[k] = saved[k]
+        for k in ("history", "best", "best_state", "stopped_early"):
+            if k in saved:
+                state[k] = saved[k]
+        if "stopped_early" in saved:  # killed after stopping early: nothing left to train
+            return self.cfg.epochs
         return int(saved["epoch"]) + 1
 
     def checkpoint(self, **extra) -> dict:

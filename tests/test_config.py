@@ -103,7 +103,8 @@ def test_demo_config_has_the_paper_variant_shapes(cfg):
         modality = c["extractors"][s["features"][0]]["modality"]
         return (modality, s["model"]["dropout"], s["model"]["positional_encoding"], s["model"]["stacks"])
 
-    assert {shape(paper, v) for v in paper["variants"]} <= {shape(demo, v) for v in demo["variants"]}
+    tcn = [v for v in demo["variants"] if variant_settings(demo, v)["model"]["type"] == "tcn"]
+    assert {shape(paper, v) for v in paper["variants"]} <= {shape(demo, v) for v in tcn}
 
 
 def _property_paths(node, path=()):

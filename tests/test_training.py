@@ -296,3 +296,63 @@ def test_a_state_of_other_inputs_is_not_resumed(tmp_path, caplog):
         res = Trainer(_mc(), _tc(epochs=3)).fit(_videos(), [], state_path=str(state),
                                                 resume_key="new")
     assert "ignoring" in caplog.text and len(res["history"]) == 3
+
+
+# ---------------------------------------------------------------------------- regularisation
+
+
+def _weight_norm(model) -> float:
+    return float(torch.sqrt(sum((p.detach() ** 2).sum() for n, p in model.named_parameters()
+                                if "weight" in n)))
+
+
+def test_weight_decay_shrinks_the_weights():
+    norms = {}
+    for wd in (0.0, 0.1):
+        trainer = Trainer(_mc(), _tc(epochs=8, weight_decay=wd))
+        trainer.fit(_videos(), [])
+        norms[wd] = _weight_norm(trainer.model)
+    assert norms[0.1] < 0.9 * norms[0.0], norms
+
+
+def test_input_dropout_zeroes_features_in_training_only():
+    from eevflow.models.tcn import EEVTCN
+
+    model = EEVTCN(TCNConfig(input_dim=200, channels=8, dilations=[1], input_dropout=0.5))
+    x = torch.ones(1, 50, 200)
+    seen = {}
+    model.input_dropout.register_forward_hook(lambda m, i, o: seen.__setitem__(m.training, o))
+    model.train()
+    model(x, torch.arange(50.0)[None])
+    zeros = float((seen[True] == 0).float().mean())
+    assert abs(zeros - 0.5) < 0.03  # about half the feature values zeroed, the rest scaled by 2
+    assert torch.allclose(seen[True][seen[True] != 0], torch.tensor(2.0))
+    model.eval()
+    model(x, torch.arange(50.0)[None])
+    assert torch.equal(seen[False], x)  # identity at validation and test
+
+
+def test_early_stopping_stops_at_the_patience_and_keeps_the_best_epoch():
+    trainer = Trainer(_mc(), _tc(epochs=40, lr=0.05, patience=3))
+    res = trainer.fit(_videos(), _videos(2, seed=1))
+    hist = [h["val_m_rho"] for h in res["history"]]
+    best = int(np.argmax(hist))
+    assert res["stopped_early_after_epoch"] == best + 3 == len(hist) - 1 < 39
+    assert res["best"]["epoch"] == best
+    assert all(h <= hist[best] for h in hist[best + 1:])
+    with pytest.raises(Exception, match="early stopping needs selection: best_val"):
+        __import__("eevflow.models.options", fromlist=["x"]).TrainingOptions.from_dict(
+            {"patience": 2, "selection": "last"})
+
+
+def test_the_bounded_positional_channel_stays_in_range_on_a_two_hour_input():
+    from eevflow.models.tcn import EEVTCN
+
+    seconds = torch.arange(0, 2 * 3600, 1 / 6)[None]  # a 2-hour video at 6 Hz
+    model = EEVTCN(TCNConfig(input_dim=3, positional_encoding="timestamp_tanh", pe_scale_s=60))
+    pe = model.encode_positions(seconds)
+    assert pe.shape == (1, seconds.shape[1], 1)
+    assert float(pe.min()) == 0.0 and float(pe.max()) <= 1.0 and bool(torch.all(pe.diff(dim=1) >= 0))
+    assert abs(float(pe[0, 360, 0]) - np.tanh(1.0)) < 1e-6  # 60 s in
+    raw = EEVTCN(TCNConfig(input_dim=3)).encode_positions(seconds)  # the authors' raw seconds
+    assert float(raw.max()) > 7000

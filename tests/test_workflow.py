@@ -43,6 +43,7 @@ def tiny_config() -> dict:
             "features": ["effnet_lite0", "logmel64"],
             "training": {"shuffle_labels": True},
         },
+        "linear_av": {"features": ["effnet_lite0", "logmel64"], "model": {"type": "linear"}},
         # the winner's code's switches (docs/fidelity.md): the 2021 run and the published code
         "tpf2021_av": {
             "features": ["effnet_lite0", "logmel64"],
@@ -161,6 +162,7 @@ def test_model_learns_the_planted_signal_and_the_control_does_not(run):
     assert m["tcn_pe_av", "val"] > 0.3 and m["tcn_pe_av", "test"] > 0.3, m.to_dict()
     assert abs(m["shuffled_control", "test"]) < 0.15, m.to_dict()
     assert m["tcn_pe_av", "test"] > m["shuffled_control", "test"] + 0.25
+    assert m["linear_av", "test"] > 0.3, m.to_dict()  # the ridge baseline learns it too
     # with the winner's switches on (init, target scale, row dropout, SWA, selection, val rows)
     assert m["tpf2021_av", "test"] > 0.3 and m["tpf2022_av", "test"] > 0.3, m.to_dict()
     swa = json.loads((workdir / "results" / "models" / "tpf2022_av" / "training.json").read_text())
@@ -345,7 +347,8 @@ def test_editing_the_tcn_reruns_training_prediction_and_aggregates_only(run, cod
         assert _planned_with_code(run[0], code_copy / "Snakefile") == {}
         tcn.write_text(original + "\n\ndef _edited_helper():\n    return 1\n")
         planned = _planned_with_code(run[0], code_copy / "Snakefile")
-        # 5 variants x (train + val/test predictions), both ensembles, 7 submissions, the score
+        # the 5 TCN variants x (train + val/test predictions), both ensembles, their 7
+        # submissions, the score; not the linear variant (its family module did not change)
         assert planned == {
             "train": 5, "predict": 10, "ensemble": 2, "submission": 7, "score": 1, "all": 1,
         }, planned
@@ -363,7 +366,7 @@ def test_editing_the_logmel_backend_reruns_its_extractors_and_what_reads_them(ru
         # logmel64 and musicnn_mtt (whose backend imports log-mel's windows): 2 x 3 splits x 2
         # shards; every variant reads one of them; effnet_lite0's extraction does not rerun
         assert planned == {
-            "extract": 12, "train": 5, "predict": 10, "ensemble": 2, "submission": 7,
+            "extract": 12, "train": 6, "predict": 12, "ensemble": 2, "submission": 8,
             "score": 1, "all": 1,
         }, planned
     finally:

@@ -41,10 +41,16 @@ class TCNOptions(FamilyOptions):
     dropout: float = option(0.3, "dropout probability after each convolution", minimum=0,
                             maximum=1)
     weight_norm: bool = option(False, "apply weight normalisation to the convolutions")
-    positional_encoding: Literal["timestamp", "sinusoidal", "none"] = option(
+    positional_encoding: Literal["timestamp", "timestamp_tanh", "sinusoidal", "none"] = option(
         "timestamp", "channel(s) added to the features: the row's timestamp in seconds (the "
-        "authors'), a sinusoidal encoding of it (pe_dim channels), or none"
+        "authors'; it grows with the video, 600 at 10 minutes), tanh(seconds / pe_scale_s) (one "
+        "channel in [0, 1] whatever the length; it saturates after about 5 x pe_scale_s), a "
+        "sinusoidal encoding (pe_dim channels), or none"
     )
+    pe_scale_s: float = option(60.0, "timestamp_tanh: seconds at which the channel reaches "
+                               "tanh(1) = 0.76", exclusiveMinimum=0)
+    input_dropout: float = option(0.0, "dropout on the input features (training only), before "
+                                  "the positional channel is added", minimum=0, exclusiveMaximum=1)
     pe_dim: int = option(16, "channels of the sinusoidal positional encoding (even)", minimum=2,
                          multipleOf=2)
     head_hidden: int = option(128, "hidden width of the output head (Linear, ReLU, Linear)",
@@ -52,6 +58,29 @@ class TCNOptions(FamilyOptions):
     init: Literal["pytorch", "normal_0.01"] = option(
         "pytorch", "initial convolution weights: PyTorch's default, or normal(0, 0.01) as in "
         "TPF's and locuslab's init_weights (drawn before weight norm wraps a convolution)"
+    )
+
+
+@dataclass
+class LinearOptions(FamilyOptions):
+    """The linear baseline: closed-form ridge over each row's features and their causal context,
+    the penalty chosen on validation M_rho (training's optimiser options do not apply)."""
+
+    family: ClassVar[str] = "linear"
+    module: ClassVar[str] = "eevflow.models.linear"
+
+    lags_s: list[float] = option(
+        [1.0], "lagged copies: each row also gets the features of the last row at least this "
+        "many seconds earlier (the first row where there is none)", items={"exclusiveMinimum": 0}
+    )
+    past_means_s: list[float] = option(
+        [2.0], "past means: each row also gets the mean features of the rows in the last this "
+        "many seconds (itself included)", items={"exclusiveMinimum": 0}
+    )
+    alphas: list[float] = option(
+        [0.001, 0.01, 0.1, 1.0, 10.0, 100.0], "ridge penalties tried, per training row (the "
+        "penalty is alpha x the number of training rows); the best on validation M_rho is kept",
+        minItems=1, items={"exclusiveMinimum": 0}
     )
 
 
@@ -111,8 +140,14 @@ class TrainingOptions(Options):
     device: Literal["auto", "cpu", "cuda"] = option(
         "auto", "torch device: auto (CUDA when available, else CPU), cpu or cuda"
     )
+    patience: int | None = option(
+        None, "early stopping: stop when validation M_rho has not improved for this many epochs "
+        "(the best epoch is kept); null: train every epoch", minimum=1
+    )
 
     def check(self):
+        if self.patience is not None and self.selection != "best_val":
+            return [("patience", "early stopping needs selection: best_val")]
         if self.selection == "swa" and self.swa_start is None:
             return [("selection", "swa needs swa_start (the epochs before averaging starts)")]
         if self.swa_start is not None and self.swa_start >= self.epochs:
@@ -121,7 +156,9 @@ class TrainingOptions(Options):
         return []
 
 
-FAMILIES: dict[str, type[FamilyOptions]] = {cls.family: cls for cls in (TCNOptions,)}
+FAMILIES: dict[str, type[FamilyOptions]] = {
+    cls.family: cls for cls in (TCNOptions, LinearOptions)
+}
 DEFAULT_FAMILY = "tcn"
 
 

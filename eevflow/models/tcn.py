@@ -31,7 +31,8 @@ class TCNConfig(TCNOptions):
 
     @property
     def pe_channels(self) -> int:
-        return {"timestamp": 1, "sinusoidal": self.pe_dim, "none": 0}[self.positional_encoding]
+        return {"timestamp": 1, "timestamp_tanh": 1, "sinusoidal": self.pe_dim,
+                "none": 0}[self.positional_encoding]
 
     @property
     def receptive_field(self) -> int:
@@ -110,6 +111,7 @@ class EEVTCN(nn.Module):
                 )
                 n_in = cfg.channels
         self.tcn = nn.Sequential(*blocks)
+        self.input_dropout = nn.Dropout(cfg.input_dropout)  # identity in eval mode
         self.head = nn.Sequential(
             nn.Linear(cfg.channels, cfg.head_hidden, bias=False),
             nn.ReLU(),
@@ -120,11 +122,14 @@ class EEVTCN(nn.Module):
         mode = self.cfg.positional_encoding
         if mode == "timestamp":
             return seconds[..., None].float()
+        if mode == "timestamp_tanh":
+            return torch.tanh(seconds[..., None].float() / self.cfg.pe_scale_s)
         if mode == "sinusoidal":
             return sinusoidal(seconds, self.cfg.pe_dim)
         return None
 
     def forward(self, features: torch.Tensor, seconds: torch.Tensor) -> torch.Tensor:
+        features = self.input_dropout(features)
         pe = self.encode_positions(seconds)
         x = features if pe is None else torch.cat([features, pe], dim=-1)
         h = self.tcn(x.transpose(1, 2)).transpose(1, 2)
