@@ -1,11 +1,13 @@
 # make demo: set up the environment if missing, then run the workflow on the built-in demo data.
 # make test: set up the environment if missing, then run the whole test suite.
+# make demo-realmedia: the same workflow on the real-media demo (configs/demo_realmedia.yaml).
+# make realmedia-media: install the Debian packages whose sounds the real-media demo is made of.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.eevflow-installed
 CORES ?= all
 
-.PHONY: setup demo test lint schema clean-results
+.PHONY: setup demo demo-realmedia realmedia-media test lint schema clean-results
 
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -20,6 +22,28 @@ setup: $(STAMP)
 demo: $(STAMP)
 	PATH="$(abspath $(VENV))/bin:$$PATH" snakemake --cores $(CORES)
 
+# The real-media demo's sounds come from Debian's alsa-utils (/usr/share/sounds/alsa) and
+# sound-theme-freedesktop (/usr/share/sounds/freedesktop/stereo): installed with apt-get when
+# missing (as root), else the command to run is printed.
+REALMEDIA_DEBS := alsa-utils sound-theme-freedesktop
+REALMEDIA_SOUNDS := /usr/share/sounds/alsa/Noise.wav /usr/share/sounds/freedesktop/stereo/bell.oga
+
+realmedia-media:
+	@if ls $(REALMEDIA_SOUNDS) >/dev/null 2>&1; then \
+		echo "real-media demo sounds: installed ($(REALMEDIA_DEBS))"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $(REALMEDIA_DEBS); \
+	else \
+		echo "the real-media demo needs the Debian packages $(REALMEDIA_DEBS):" \
+			"run \`sudo apt-get install $(REALMEDIA_DEBS)\`" >&2; \
+		exit 1; \
+	fi
+
+demo-realmedia: $(STAMP) realmedia-media
+	PATH="$(abspath $(VENV))/bin:$$PATH" snakemake --configfile configs/demo_realmedia.yaml \
+		--cores $(CORES)
+
 test: $(STAMP)
 	PATH="$(abspath $(VENV))/bin:$$PATH" python -m pytest -q -ra
 
@@ -31,4 +55,4 @@ schema: $(STAMP)
 	$(PY) scripts/gen_schema.py
 
 clean-results:
-	rm -rf results .snakemake
+	rm -rf results results_realmedia .snakemake

@@ -100,11 +100,18 @@ def video_path(video_id):
 def listed_ids(split):
     """Video IDs of a split: the demo's are known in advance, others come from the label CSV."""
     if DEMO:
-        from eevflow.demo import demo_video_ids
+        from eevflow.demo import video_ids
 
-        return tuple(demo_video_ids(split, config["demo"][f"n_{split}"]))
+        kind = config["demo"]["kind"]
+        return tuple(video_ids(kind, split, config["demo"][f"n_{split}"]))
     path = config["data"]["labels"][split]
     return tuple(read_video_ids(path)) if os.path.exists(path) else ()
+
+
+def demo_oracle_output():
+    """The demo rule's noise-free test signal output, when the config names one."""
+    path = config["data"].get("test_oracle")
+    return {"oracle": path} if path else {}
 
 
 def download_check_videos(wildcards):

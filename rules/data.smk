@@ -5,6 +5,7 @@ if DEMO:
 
     rule demo_data:
         output:
+            **demo_oracle_output(),
             videos=[video_path(v) for s in SPLITS for v in listed_ids(s)],
             train=config["data"]["labels"]["train"],
             val=config["data"]["labels"]["val"],

@@ -1,18 +1,15 @@
-"""Generate the built-in synthetic demo dataset."""
+"""Generate the built-in demo dataset of the config's kind (demo.kind: synthetic or realmedia)."""
 
 import _paths  # noqa: F401  (makes eevflow importable)
-from eevflow.demo import DemoSpec, generate_demo
+from eevflow.demo import generate, spec_from_config
 from eevflow.runtime import run_script
 
 
 def main(sm):
-    d = sm.params.demo
-    spec = DemoSpec(
-        n_train=d["n_train"], n_val=d["n_val"], n_test=d["n_test"],
-        min_seconds=d["min_seconds"], max_seconds=d["max_seconds"], seed=d["seed"],
-    )
     labels = {"train": sm.output.train, "val": sm.output.val, "test": sm.output.test}
-    generate_demo(sm.params.videos_dir, labels, sm.output.truth, spec, jobs=sm.threads)
+    oracle = sm.output.get("oracle")
+    generate(spec_from_config(sm.params.demo), sm.params.videos_dir, labels, sm.output.truth,
+             jobs=sm.threads, test_oracle=oracle)
 
 
 run_script(snakemake, main)  # noqa: F821

@@ -67,23 +67,36 @@ taken from the frame shown at ``t`` (frame ``floor(t * fps)``), the audio indica
 ``no_detection_fraction`` of each video's rows, at least one row) are set to all 0.0 -- EEV's
 "no face detected" -- and no other row is all zero (scores are clipped at 1e-3 from below).
 
+The noise-free signal -- the same formula without the noise term, clipped and rounded alike, all
+0.0 on the same no-detection rows -- is kept: ``generate_labels_and_oracle`` returns it, and
+``generate_demo(..., test_oracle=PATH)`` writes the test split's in the ground-truth layout (the
+report's oracle row, the ceiling of M_rho).
+
 Everything is seeded from ``spec.seed``, the split and the video (whose ID is a function of the
 split and its index) through ``numpy.random.SeedSequence``; no global random state is used. The
 encoders run single-threaded, which makes the ``.mp4`` files byte-identical from run to run on a
 given machine and software stack (another CPU's float32 ``sin`` may move a background pixel by one
 grey level; labels never depend on rendering).
 
+A second built-in dataset, cut from real photos, clips and sounds with responses that are not
+linear in the content, is ``eevflow.demo.realmedia`` (``demo.kind: realmedia``);
+``eevflow.demo.dataset`` dispatches on the kind.
+
 Usage::
 
-    python -m eevflow.demo --videos-dir demo/videos --train demo/train.csv --val demo/val.csv \
-        --test demo/test.csv --test-ground-truth demo/test_gt.csv [--jobs 2]
+    python -m eevflow.demo [--kind synthetic] --videos-dir demo/videos --train demo/train.csv \
+        --val demo/val.csv --test demo/test.csv --test-ground-truth demo/test_gt.csv \
+        [--test-oracle demo/oracle.csv] [--jobs 2]
 """
 
+from eevflow.demo.dataset import KINDS, generate, main, spec_from_config, video_ids
+from eevflow.demo.realmedia import RealMediaSpec, generate_realmedia
 from eevflow.demo.render import FrameRenderer, render_audio
 from eevflow.demo.signal import (
     event_indicators,
     expression_signal,
     generate_labels,
+    generate_labels_and_oracle,
     label_timestamps_us,
     signal_table,
 )
@@ -101,7 +114,7 @@ from eevflow.demo.spec import (
     kind_name,
     plan_video,
 )
-from eevflow.demo.write import generate_demo, generate_video, main
+from eevflow.demo.write import generate_demo, generate_video
 
 __all__ = [
     "AUDIO_KINDS",
@@ -112,13 +125,18 @@ __all__ = [
     "SPLITS",
     "TIMESTAMP_HEADER",
     "VISUAL_KINDS",
+    "KINDS",
     "DemoSpec",
     "FrameRenderer",
+    "RealMediaSpec",
     "demo_video_ids",
     "event_indicators",
     "expression_signal",
+    "generate",
     "generate_demo",
     "generate_labels",
+    "generate_labels_and_oracle",
+    "generate_realmedia",
     "generate_video",
     "kind_name",
     "label_timestamps_us",
@@ -126,4 +144,6 @@ __all__ = [
     "plan_video",
     "render_audio",
     "signal_table",
+    "spec_from_config",
+    "video_ids",
 ]

@@ -2,6 +2,6 @@
 
 import sys
 
-from eevflow.demo.write import main
+from eevflow.demo.dataset import main
 
 sys.exit(main())

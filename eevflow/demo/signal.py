@@ -86,6 +86,16 @@ def generate_labels(meta: dict, spec: DemoSpec) -> tuple[np.ndarray, np.ndarray]
     Returns ``(timestamps_us int64 (N,), scores float64 (N, 15))``; scores are rounded to 6 decimals
     (as written), in [0, 1], with a few all-zero "no face detected" runs.
     """
+    ts, scores, _ = generate_labels_and_oracle(meta, spec)
+    return ts, scores
+
+
+def generate_labels_and_oracle(
+    meta: dict, spec: DemoSpec
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``generate_labels`` plus the noise-free signal of the same rows (the oracle): the scores
+    before the noise is added, clipped and rounded the same way, all 0.0 on the no-detection rows.
+    Returns ``(timestamps_us, scores, oracle)``."""
     from scipy.ndimage import gaussian_filter1d
 
     n = meta["n_labels"]
@@ -93,7 +103,7 @@ def generate_labels(meta: dict, spec: DemoSpec) -> tuple[np.ndarray, np.ndarray]
     noise = _rng(spec, meta["split"], meta["video_id"], _S_NOISE).normal(
         0.0, spec.noise_std, (n, len(EXPRESSIONS))
     )
-    scores = np.empty((n, len(EXPRESSIONS)), np.float64)
+    clean = np.empty((n, len(EXPRESSIONS)), np.float64)
     for sig in signal_table():
         e, lag = sig["index"], sig["lag"]
         x = ind[sig["modality"]][sig["kind"]]
@@ -101,10 +111,12 @@ def generate_labels(meta: dict, spec: DemoSpec) -> tuple[np.ndarray, np.ndarray]
         if n > lag:
             shifted[lag:] = x[: n - lag]
         smooth = gaussian_filter1d(shifted, sig["sigma"], mode="nearest") if n else shifted
-        scores[:, e] = spec.base_score + spec.gain * smooth + noise[:, e]
-    scores = np.round(np.clip(scores, spec.min_score, 1.0), 6)
+        clean[:, e] = spec.base_score + spec.gain * smooth
+    scores = np.round(np.clip(clean + noise, spec.min_score, 1.0), 6)
+    oracle = np.round(np.clip(clean, spec.min_score, 1.0), 6)
     mask = _no_detection_mask(
         _rng(spec, meta["split"], meta["video_id"], _S_NODET), n, spec.no_detection_fraction
     )
     scores[mask] = 0.0
-    return label_timestamps_us(n), scores
+    oracle[mask] = 0.0
+    return label_timestamps_us(n), scores, oracle

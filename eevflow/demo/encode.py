@@ -1,0 +1,140 @@
+"""Encoding and writing the built-in datasets: an H.264 + AAC ``.mp4`` with PyAV (single-threaded,
+so byte-identical from run to run), and the EEV-format label CSVs. Shared by the synthetic demo
+(``eevflow.demo.write``) and the real-media demo (``eevflow.demo.realmedia``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+
+import numpy as np
+
+from eevflow.demo.spec import EXPRESSIONS, ID_HEADER_TEST, ID_HEADER_TRAIN, SPLITS, TIMESTAMP_HEADER
+from eevflow.io import atomic_path
+
+
+def write_mp4(
+    path,
+    frame: Callable[[int], np.ndarray],
+    n_frames: int,
+    audio: np.ndarray,
+    *,
+    fps: int,
+    sample_rate: int,
+    width: int,
+    height: int,
+    x264_preset: str,
+    x264_crf: int,
+    keyframe_seconds: float,
+    aac_coder: str,
+) -> None:
+    """Write ``n_frames`` frames (``frame(j)``: RGB uint8 (height, width, 3)) at ``fps`` and the
+    float32 (channels, n_samples) ``audio`` as H.264 (yuv420p) + AAC in an ``.mp4``, atomically."""
+    import av
+
+    sr, ch = sample_rate, audio.shape[0]
+    n_samples = audio.shape[1]
+    layout = "mono" if ch == 1 else "stereo"
+    keyint = max(1, round(keyframe_seconds * fps))
+    with atomic_path(path) as tmp:
+        with av.open(str(tmp), mode="w", format="mp4") as container:
+            vs = container.add_stream(
+                "libx264",
+                rate=fps,
+                options={
+                    "preset": x264_preset,
+                    "crf": str(x264_crf),
+                    # single-threaded (frame and lookahead) x264 is deterministic
+                    "x264-params": f"threads=1:lookahead-threads=1:keyint={keyint}",
+                },
+            )
+            vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
+            vs.codec_context.thread_count = 1
+            aus = container.add_stream(
+                "aac", rate=sr, layout=layout, options={"aac_coder": aac_coder}
+            )
+            aus.codec_context.bit_rate = 64000 * ch
+            aus.codec_context.thread_count = 1
+            frame_size = 1024
+            vtb, atb = Fraction(1, fps), Fraction(1, sr)
+            a_pos = 0
+
+            def encode_audio(upto: int) -> None:
+                nonlocal a_pos
+                while a_pos < upto:
+                    stop = min(upto, a_pos + frame_size)
+                    af = av.AudioFrame.from_ndarray(
+                        np.ascontiguousarray(audio[:, a_pos:stop]), format="fltp", layout=layout
+                    )
+                    af.sample_rate, af.pts, af.time_base = sr, a_pos, atb
+                    container.mux(aus.encode(af))
+                    a_pos = stop
+
+            for j in range(n_frames):
+                vf = av.VideoFrame.from_ndarray(frame(j), format="rgb24")
+                vf.pts, vf.time_base = j, vtb
+                container.mux(vs.encode(vf))
+                # keep audio in step with video; whole 1024-sample frames until the end
+                target = round((j + 1) * sr / fps)
+                if j == n_frames - 1:
+                    encode_audio(n_samples)
+                else:
+                    encode_audio(a_pos + ((target - a_pos) // frame_size) * frame_size)
+            container.mux(vs.encode(None))
+            container.mux(aus.encode(None))
+
+
+# --------------------------------------------------------------------------------------------------
+# label CSVs
+
+
+def fmt_rows(video_id: str, ts: np.ndarray, scores: np.ndarray | None) -> list[str]:
+    if scores is None:
+        return [f"{video_id},{int(t)}\n" for t in ts]
+    return [
+        f"{video_id},{int(t)}," + ",".join(f"{v:.6f}" for v in row) + "\n"
+        for t, row in zip(ts, scores)
+    ]
+
+
+def write_text(path, lines: list[str]) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.writelines(lines)
+
+
+def write_label_csvs(
+    results,
+    labels: dict[str, str],
+    test_ground_truth: str,
+    test_oracle: str | None = None,
+) -> None:
+    """Write the EEV-format CSVs of a generated dataset.
+
+    ``results``: ``(split, video_id, timestamps_us, scores, oracle)`` per video in order, where
+    ``oracle`` is the noise-free signal of the same rows (all 0.0 on the no-detection rows).
+    ``labels["train"]`` / ``labels["val"]``: ``YouTube ID,Timestamp (milliseconds),<15 scores>``;
+    ``labels["test"]``: the released-test layout (``Video ID,Timestamp (milliseconds)`` only);
+    ``test_ground_truth``: the test videos' scores (``Video ID,Timestamp (milliseconds),<15>``);
+    ``test_oracle`` (when given): the test videos' noise-free signal in the ground-truth layout.
+    """
+    names = ",".join(EXPRESSIONS)
+    out: dict[str, list[str]] = {
+        "train": [f"{ID_HEADER_TRAIN},{TIMESTAMP_HEADER},{names}\n"],
+        "val": [f"{ID_HEADER_TRAIN},{TIMESTAMP_HEADER},{names}\n"],
+        "test": [f"{ID_HEADER_TEST},{TIMESTAMP_HEADER}\n"],
+        "gt": [f"{ID_HEADER_TEST},{TIMESTAMP_HEADER},{names}\n"],
+        "oracle": [f"{ID_HEADER_TEST},{TIMESTAMP_HEADER},{names}\n"],
+    }
+    for split, vid, ts, scores, oracle in results:
+        if split == "test":
+            out["test"] += fmt_rows(vid, ts, None)
+            out["gt"] += fmt_rows(vid, ts, scores)
+            out["oracle"] += fmt_rows(vid, ts, oracle)
+        else:
+            out[split] += fmt_rows(vid, ts, scores)
+    for split in SPLITS:
+        write_text(labels[split], out[split])
+    write_text(test_ground_truth, out["gt"])
+    if test_oracle:
+        write_text(test_oracle, out["oracle"])
