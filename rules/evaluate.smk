@@ -30,7 +30,7 @@ rule ensemble:
 rule score:
     input:
         unpack(score_inputs),
-        histories=expand(L.history("{variant}"), variant=VARIANTS),
+        histories=expand(L.history("{variant}"), variant=PLAIN),
     output:
         csv=L.scores("csv"),
         md=L.scores("md"),
@@ -45,8 +45,11 @@ rule score:
     params:
         code=code("score"),
         models=all_models(),
-        variants={v: eevconfig.variant_settings(config, v) for v in VARIANTS},
+        variants={
+            v: eevconfig.variant_settings(config, v, REPORTED) for v in PLAIN + SWEPT
+        },
         ensembles=config["ensembles"],
+        sweeps=SWEPT,
         splits=score_splits(),
         manifest_splits=SPLITS,
         targets=config["targets"],

@@ -50,7 +50,30 @@ rule predict:
         gpu=1,
     params:
         code=model_code("predict"),
-        features=lambda wc: config["variants"][wc.variant]["features"],
+        features=lambda wc: TRAINABLE[wc.variant]["features"],
         targets=config["targets"],
     script:
         "../workflow_scripts/predict.py"
+
+
+# A swept variant: the point with the best validation M_rho, its val and test predictions under
+# the variant's name, and the sweep's table.
+rule select_sweep:
+    input:
+        unpack(sweep_inputs),
+    output:
+        val=L.predictions("{sweep}", "val"),
+        test=L.predictions("{sweep}", "test"),
+        table=L.sweep_table("{sweep}"),
+    log:
+        L.log("select_sweep", "{sweep}"),
+    conda:
+        ENV
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        code=code("select_sweep"),
+        points=lambda wc: SWEEPS[wc.sweep],
+    script:
+        "../workflow_scripts/select_sweep.py"

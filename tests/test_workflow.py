@@ -44,6 +44,9 @@ def tiny_config() -> dict:
             "training": {"shuffle_labels": True},
         },
         "linear_av": {"features": ["effnet_lite0", "logmel64"], "model": {"type": "linear"}},
+        # a validation sweep (eevflow/sweeps.py): one train job per point, the best kept
+        "sweep_audio": {"features": ["logmel64"], "training": {"epochs": 10},
+                        "sweep": {"grid": {"model.dropout": [0.0, 0.3]}}},
         # the winner's code's switches (docs/fidelity.md): the 2021 run and the published code
         "tpf2021_av": {
             "features": ["effnet_lite0", "logmel64"],
@@ -117,6 +120,8 @@ def test_every_stage_writes_its_outputs(run):
         labels = pd.read_parquet(res / "labels" / f"{split}.parquet")
         assert rows == len(labels)  # one embedding per label row
     for variant in cfg["variants"]:
+        if "sweep" in cfg["variants"][variant]:
+            continue  # its points are trained (test_a_sweep_keeps_its_best_validation_point)
         ckpt = torch.load(res / "models" / variant / "model.pt", weights_only=True)
         assert {"model_state", "model_config", "train_config", "settings", "best"} <= set(ckpt)
         assert ckpt["settings"]["features"] == cfg["variants"][variant]["features"]
@@ -206,6 +211,35 @@ def test_adding_an_extractor_and_a_variant_schedules_only_new_work(run):
     # new extraction (3 splits x 2 shards), training and prediction, plus the aggregates
     assert planned == {
         "extract": 6, "train": 1, "predict": 2, "submission": 1, "score": 1, "all": 1,
+    }, planned
+
+
+def test_a_sweep_keeps_its_best_validation_point(run):
+    workdir, cfg = run
+    res = workdir / "results"
+    table = json.loads((res / "predictions" / "sweep_audio" / "sweep.json").read_text())
+    assert len(table["points"]) == 2
+    best = max(table["points"], key=lambda r: r["val_m_rho"])
+    assert table["chosen"] == best["point"]
+    for point in table["points"]:  # each point trained as its own variant
+        hist = json.loads((res / "models" / point["point"] / "training.json").read_text())
+        assert hist["best"]["val_m_rho"] == point["val_m_rho"]
+    kept = pd.read_parquet(res / "predictions" / "sweep_audio" / "test.parquet")
+    assert kept.equals(pd.read_parquet(res / "predictions" / table["chosen"] / "test.parquet"))
+    md = (res / "scores" / "scores.md").read_text()
+    assert "### Sweep `sweep_audio`: 2 points" in md and "**yes**" in md
+    scores = pd.read_csv(res / "scores" / "scores.csv")
+    assert {("sweep_audio", "test")} <= set(zip(scores["model"], scores["split"]))
+
+
+def test_adding_a_point_to_a_finished_sweep_trains_one_model(run):
+    workdir, cfg = run
+    cfg = json.loads(json.dumps(cfg))
+    cfg["variants"]["sweep_audio"]["sweep"]["points"] = [{"model.dropout": 0.1}]
+    planned = _planned(workdir, cfg)
+    # the new point's training and predictions, the sweep's choice, its submission, the score
+    assert planned == {
+        "train": 1, "predict": 2, "select_sweep": 1, "submission": 1, "score": 1, "all": 1,
     }, planned
 
 
@@ -347,10 +381,12 @@ def test_editing_the_tcn_reruns_training_prediction_and_aggregates_only(run, cod
         assert _planned_with_code(run[0], code_copy / "Snakefile") == {}
         tcn.write_text(original + "\n\ndef _edited_helper():\n    return 1\n")
         planned = _planned_with_code(run[0], code_copy / "Snakefile")
-        # the 5 TCN variants x (train + val/test predictions), both ensembles, their 7
-        # submissions, the score; not the linear variant (its family module did not change)
+        # the 5 TCN variants and the 2 sweep points x (train + val/test predictions), the
+        # sweep's choice, both ensembles, their 8 submissions, the score; not the linear variant
+        # (its family module did not change)
         assert planned == {
-            "train": 5, "predict": 10, "ensemble": 2, "submission": 7, "score": 1, "all": 1,
+            "train": 7, "predict": 14, "select_sweep": 1, "ensemble": 2, "submission": 8,
+            "score": 1, "all": 1,
         }, planned
     finally:
         tcn.write_text(original)
@@ -366,8 +402,8 @@ def test_editing_the_logmel_backend_reruns_its_extractors_and_what_reads_them(ru
         # logmel64 and musicnn_mtt (whose backend imports log-mel's windows): 2 x 3 splits x 2
         # shards; every variant reads one of them; effnet_lite0's extraction does not rerun
         assert planned == {
-            "extract": 12, "train": 6, "predict": 12, "ensemble": 2, "submission": 8,
-            "score": 1, "all": 1,
+            "extract": 12, "train": 8, "predict": 16, "select_sweep": 1, "ensemble": 2,
+            "submission": 9, "score": 1, "all": 1,
         }, planned
     finally:
         logmel.write_text(original)

@@ -15,6 +15,7 @@ from eevflow.io import atomic_path, write_json
 from eevflow.past_end import drop_past_end
 from eevflow.report import describe_model, markdown, score_predictions
 from eevflow.runtime import run_script
+from eevflow.sweeps import sweep_markdown
 
 
 def main(sm):
@@ -69,8 +70,11 @@ def main(sm):
         },
         sm.output.unscorable,
     )
+    sweeps = [line for s in sm.params.sweeps for line in sweep_markdown(
+        s, json.loads(Path(sm.input[f"sweep__{s}"]).read_text()))]
     with atomic_path(sm.output.md) as tmp:
-        tmp.write_text(markdown(table, targets, excluded, unscorable, scoring))
+        tmp.write_text(markdown(table, targets, excluded, unscorable, scoring)
+                       + ("\n## Sweeps\n\n" + "\n".join(sweeps) if sweeps else ""))
 
 
 run_script(snakemake, main)  # noqa: F821
