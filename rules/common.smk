@@ -80,7 +80,7 @@ CODE = {
     "ensemble": ("eevflow.ensemble", "eevflow.report", "eevflow.past_end"),
     "score": ("eevflow.report", "eevflow.past_end"),
     "submission": ("eevflow.submission",),
-    "select_sweep": ("eevflow.sweeps",),
+    "select_sweep": ("eevflow.sweeps", "eevflow.inference"),
 }
 
 
@@ -219,16 +219,25 @@ def variant_settings(wildcards):
 
 
 def sweep_inputs(wildcards):
-    """Named inputs of select_sweep: ``history__<i>`` and ``<split>__<i>`` for its i-th point."""
+    """Named inputs of select_sweep: ``history__<i>`` and ``model__<i>`` of its i-th point, the
+    val and test labels and the shards its features read (``<split>__<extractor>``; a sweep
+    varies model and training options only, so every point reads the same features)."""
     points = list(SWEEPS[wildcards.sweep])
+    feats = TRAINABLE[points[0]]["features"]
     return {
         **{f"history__{i}": L.history(p) for i, p in enumerate(points)},
-        **{
-            f"{s}__{i}": L.predictions(p, s)
-            for i, p in enumerate(points)
-            for s in PRED_SPLITS
-        },
+        **{f"model__{i}": L.model(p) for i, p in enumerate(points)},
+        **{f"labels__{s}": L.labels(s) for s in PRED_SPLITS},
+        **{f"{s}__{f}": shard_paths(f, s) for s in PRED_SPLITS for f in feats},
     }
+
+
+def sweep_code(wildcards):
+    """select_sweep predicts with its kept point: the sweep's modules and its points' families'."""
+    families = {model_type(TRAINABLE[p].get("model")) for p in SWEEPS[wildcards.sweep]}
+    return code_fingerprint(
+        *CODE["select_sweep"], *sorted(family_options(f).module for f in families)
+    )
 
 
 def ensemble_inputs(wildcards):

@@ -23,6 +23,7 @@ rule ensemble:
         targets=config["targets"],
         scoring=config["scoring"],
         past_end=PAST_END,
+        weights_holdout=config["validation"]["weights_holdout"],
     script:
         "../workflow_scripts/ensemble.py"
 

@@ -27,6 +27,7 @@ rule train:
         targets=config["targets"],
         scoring=TRAIN_SCORING,
         past_end=PAST_END,
+        weights_holdout=config["validation"]["weights_holdout"],
         state=lambda wc: L.train_state(wc.variant),
     script:
         "../workflow_scripts/train.py"
@@ -57,7 +58,7 @@ rule predict:
 
 
 # A swept variant: the point with the best validation M_rho, its val and test predictions under
-# the variant's name, and the sweep's table.
+# the variant's name (only the kept point is predicted), and the sweep's table.
 rule select_sweep:
     input:
         unpack(sweep_inputs),
@@ -69,11 +70,15 @@ rule select_sweep:
         L.log("select_sweep", "{sweep}"),
     conda:
         ENV
+    threads: 2
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=6000,
+        runtime=60,
+        gpu=1,
     params:
-        code=code("select_sweep"),
+        code=sweep_code,
         points=lambda wc: SWEEPS[wc.sweep],
+        features=lambda wc: TRAINABLE[next(iter(SWEEPS[wc.sweep]))]["features"],
+        targets=config["targets"],
     script:
         "../workflow_scripts/select_sweep.py"
