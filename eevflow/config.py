@@ -16,6 +16,7 @@ from eevflow.audio_path import TPF_RATE
 from eevflow.features.options import BACKENDS
 from eevflow.models.options import TrainingOptions, family_options, model_type
 from eevflow.options import describe_error
+from eevflow.sweeps import point_variant, sweep_points
 
 SPLITS = ("train", "val", "test")
 
@@ -121,19 +122,21 @@ def _option_checks(cfg: dict) -> list[str]:
         problems += found
     for family, block in cfg.get("model_defaults", {}).items():
         problems += family_options(family).problems(block, ("model_defaults", family))
-    for name in cfg["variants"]:
-        s = variant_settings(cfg, name)
-        problems += family_options(model_type(s["model"])).problems(
-            s["model"], ("variants", name, "model"))
-        problems += TrainingOptions.problems(s["training"], ("variants", name, "training"))
+    trainable, _ = expand_sweeps(cfg)
+    for name, var in trainable.items():  # sweep points too: each named by its values
+        s = variant_settings(cfg, name, trainable)
+        where = ("variants", *name.split("/", 1))
+        problems += family_options(model_type(s["model"])).problems(s["model"], (*where, "model"))
+        problems += TrainingOptions.problems(s["training"], (*where, "training"))
     return problems
 
 
-def variant_settings(cfg: dict, name: str) -> dict:
+def variant_settings(cfg: dict, name: str, variants: dict | None = None) -> dict:
     """One variant's own slice: its features, and its model and training options over the
     defaults (the family's class defaults, then ``model_defaults.<type>``, then the variant's
-    own; the same for training), every option stated."""
-    var = cfg["variants"][name]
+    own; the same for training), every option stated. ``variants``: where to look the name up
+    (default the config's; :func:`expand_sweeps`'s trainable entries for sweep points)."""
+    var = (variants if variants is not None else cfg["variants"])[name]
     family = model_type(var.get("model"))
     model = {
         **family_options(family).defaults(),
@@ -147,3 +150,19 @@ def variant_settings(cfg: dict, name: str) -> dict:
         **var.get("training", {}),
     }
     return {"features": list(var["features"]), "model": model, "training": training}
+
+
+def expand_sweeps(cfg: dict) -> tuple[dict[str, dict], dict[str, dict[str, dict]]]:
+    """(trainable variants: name -> entry, with every sweep replaced by its points; sweeps:
+    variant -> {point name -> its values}) (eevflow.sweeps)."""
+    trainable, sweeps = {}, {}
+    for name, var in cfg["variants"].items():
+        if not var.get("sweep"):
+            trainable[name] = var
+            continue
+        own = {k: v for k, v in var.items() if k != "sweep"}
+        points = sweep_points(name, var, variant_settings(cfg, name, {name: own}))
+        sweeps[name] = points
+        for point, values in points.items():
+            trainable[point] = point_variant(var, values)
+    return trainable, sweeps

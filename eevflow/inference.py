@@ -80,3 +80,21 @@ def predictions_frame(videos: list[VideoSeq], preds: list[np.ndarray], targets: 
     df.insert(0, "timestamp_us", np.concatenate([v.timestamps_us for v in videos]))
     df.insert(0, "video_id", np.concatenate([[v.video_id] * len(v.timestamps_us) for v in videos]))
     return df
+
+
+def predict_split(model_path, labels_path, shards: dict[str, list], targets: list[str],
+                  threads: int | None = None, device: str = "auto"):
+    """Predict every label row of one split with the checkpoint at ``model_path``: ``shards`` is
+    extractor -> that split's shard paths. Returns the long-format frame and the videos without
+    features (video id -> reason), which get no prediction."""
+    import torch
+
+    from eevflow.sequences import load_split
+
+    ckpt = torch.load(model_path, map_location="cpu", weights_only=True)
+    predictor = Predictor.from_checkpoint(ckpt, device=device, threads=threads)
+    labels = pd.read_parquet(labels_path, columns=["video_id", "timestamp_us"])
+    data = load_split(labels, shards, None)
+    return predictions_frame(data.videos, predictor.predict(data.videos), list(targets)), dict(
+        data.skipped
+    )

@@ -14,6 +14,7 @@ decoded shard's folder is eevflow/decoded_shard.py's.
                        train_state.pt                (while training: the resumable state)
       predictions/{model}/{split}.parquet            predict (variants), ensemble (ensembles)
                   {ensemble}/weights.json            ensemble
+                  {sweep}/sweep.json                 select_sweep (points: models/{sweep}/...)
       scores/scores.csv, scores.md, unscorable.json  score
       submission/{model}.csv, {model}.fill.json      submission
       logs/{rule}[/{part}...][/shard-{shard}].log    every rule
@@ -87,6 +88,10 @@ class Layout:
 
     def weights(self, ensemble: str) -> str:
         return self._path("predictions", ensemble, "weights.json")
+
+    def sweep_table(self, sweep: str) -> str:
+        """A swept variant's points, their validation M_rho and the one kept."""
+        return self._path("predictions", sweep, "sweep.json")
 
     # scores and submissions
     def scores(self, ext: str) -> str:

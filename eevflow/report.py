@@ -116,6 +116,19 @@ def unscorable_section(unscorable: dict[str, dict[str, dict]], scoring: dict) ->
     return lines + ["| split | video | reason | models |", "|---|---|---|---|", *rows]
 
 
+def ensemble_weights_markdown(weight_files: dict[str, dict]) -> str:
+    """The ensembles' weights and which validation videos chose them (``weights.json`` of each
+    ensemble, from rule ensemble); empty without ensembles."""
+    if not weight_files:
+        return ""
+    lines = ["", "## Ensemble weights", "", "| ensemble | weights | chosen by |", "|---|---|---|"]
+    for name, w in weight_files.items():
+        weights = ", ".join(f"{m} {x:.2f}" for m, x in w["weights"].items())
+        how = w.get("weight_videos", w.get("select_weights", ""))
+        lines.append(f"| {name} | {_cell(weights)} | {_cell(how)} |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(
     table: pd.DataFrame,
     targets: list[str],

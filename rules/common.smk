@@ -1,6 +1,7 @@
 # Config validation, paths and input functions shared by the rule files.
 import functools
 import os
+import re
 import sys
 
 # The eevflow package lives beside the Snakefile (job scripts find it through _paths.py).
@@ -28,7 +29,21 @@ config = eevconfig.validate_config(
 L = Layout(config["results_dir"])
 SPLITS = eevconfig.SPLITS
 PRED_SPLITS = ("val", "test")
-VARIANTS = list(config["variants"])
+# sweeps (eevflow/sweeps.py): each point is a trainable variant "<variant>/<its values>"; the
+# swept variant itself is the point with the best validation M_rho (rule select_sweep)
+TRAINABLE, SWEEPS = eevconfig.expand_sweeps(config)
+# what train and predict run: plain variants and sweep points
+VARIANTS = list(TRAINABLE)
+SWEPT = list(SWEEPS)
+PLAIN = [v for v in config["variants"] if v not in SWEEPS]
+# the settings each scored model is described by (a swept variant: its own, without the sweep)
+REPORTED = {
+    **TRAINABLE,
+    **{
+        s: {k: v for k, v in config["variants"][s].items() if k != "sweep"}
+        for s in SWEPT
+    },
+}
 ENSEMBLES = list(config["ensembles"])
 EXTRACTORS = list(config["extractors"])
 N_SHARDS = config["n_shards"]
@@ -46,9 +61,10 @@ wildcard_constraints:
     video=r"[A-Za-z0-9_][A-Za-z0-9_.-]*",
     shard=r"\d{3}",
     extractor="|".join(EXTRACTORS),
-    variant="|".join(VARIANTS),
+    variant="|".join(map(re.escape, VARIANTS)),
+    sweep="|".join(SWEPT) or "(?!)",
     ensemble="|".join(ENSEMBLES) or "(?!)",  # no ensembles: a pattern that matches nothing
-    model="|".join(VARIANTS + ENSEMBLES),
+    model="|".join(PLAIN + SWEPT + ENSEMBLES),
 
 
 # The package modules each rule's job runs (what they import at module level is followed): their
@@ -64,6 +80,7 @@ CODE = {
     "ensemble": ("eevflow.ensemble", "eevflow.report", "eevflow.past_end"),
     "score": ("eevflow.report", "eevflow.past_end"),
     "submission": ("eevflow.submission",),
+    "select_sweep": ("eevflow.sweeps", "eevflow.inference"),
 }
 
 
@@ -75,7 +92,7 @@ def model_code(rule):
     """train / predict: the rule's modules and the variant's model family's own module."""
 
     def get(wildcards):
-        family = model_type(config["variants"][wildcards.variant].get("model"))
+        family = model_type(TRAINABLE[wildcards.variant].get("model"))
         return code_fingerprint(*CODE[rule], family_options(family).module)
 
     return get
@@ -196,7 +213,7 @@ def shard_inputs(*splits):
     and split from the input's name, never from a path."""
 
     def get(wildcards):
-        feats = config["variants"][wildcards.variant]["features"]
+        feats = TRAINABLE[wildcards.variant]["features"]
         if not splits:  # predict: the wildcard's split
             return {f"shards__{f}": shard_paths(f, wildcards.pred_split) for f in feats}
         return {f"{s}__{f}": shard_paths(f, s) for s in splits for f in feats}
@@ -205,7 +222,29 @@ def shard_inputs(*splits):
 
 
 def variant_settings(wildcards):
-    return eevconfig.variant_settings(config, wildcards.variant)
+    return eevconfig.variant_settings(config, wildcards.variant, TRAINABLE)
+
+
+def sweep_inputs(wildcards):
+    """Named inputs of select_sweep: ``history__<i>`` and ``model__<i>`` of its i-th point, the
+    val and test labels and the shards its features read (``<split>__<extractor>``; a sweep
+    varies model and training options only, so every point reads the same features)."""
+    points = list(SWEEPS[wildcards.sweep])
+    feats = TRAINABLE[points[0]]["features"]
+    return {
+        **{f"history__{i}": L.history(p) for i, p in enumerate(points)},
+        **{f"model__{i}": L.model(p) for i, p in enumerate(points)},
+        **{f"labels__{s}": L.labels(s) for s in PRED_SPLITS},
+        **{f"{s}__{f}": shard_paths(f, s) for s in PRED_SPLITS for f in feats},
+    }
+
+
+def sweep_code(wildcards):
+    """select_sweep predicts with its kept point: the sweep's modules and its points' families'."""
+    families = {model_type(TRAINABLE[p].get("model")) for p in SWEEPS[wildcards.sweep]}
+    return code_fingerprint(
+        *CODE["select_sweep"], *sorted(family_options(f).module for f in families)
+    )
 
 
 def ensemble_inputs(wildcards):
@@ -239,11 +278,14 @@ def score_inputs(wildcards):
         **{f"truth__{s}": truth[s] for s in score_splits()},
         **manifest_inputs(),
         **{f"weights__{e}": L.weights(e) for e in ENSEMBLES},
+        **{f"sweep__{s}": L.sweep_table(s) for s in SWEPT},
     }
 
 
 def all_models():
-    return VARIANTS + ENSEMBLES
+    """What is scored and submitted: plain variants, swept variants (their chosen point) and
+    ensembles (sweep points are listed in their sweep's table)."""
+    return PLAIN + SWEPT + ENSEMBLES
 
 
 def all_targets():
@@ -301,7 +343,7 @@ def extract_resource(key):
 
 def train_resource(key):
     def get(wc, input):
-        settings = eevconfig.variant_settings(config, wc.variant)
+        settings = eevconfig.variant_settings(config, wc.variant, TRAINABLE)
         dims = [
             jobsize.extractor_dim(config["extractors"][f]) for f in settings["features"]
         ]

@@ -23,6 +23,7 @@ rule ensemble:
         targets=config["targets"],
         scoring=config["scoring"],
         past_end=PAST_END,
+        weights_holdout=config["validation"]["weights_holdout"],
     script:
         "../workflow_scripts/ensemble.py"
 
@@ -30,7 +31,7 @@ rule ensemble:
 rule score:
     input:
         unpack(score_inputs),
-        histories=expand(L.history("{variant}"), variant=VARIANTS),
+        histories=expand(L.history("{variant}"), variant=PLAIN),
     output:
         csv=L.scores("csv"),
         md=L.scores("md"),
@@ -45,8 +46,11 @@ rule score:
     params:
         code=code("score"),
         models=all_models(),
-        variants={v: eevconfig.variant_settings(config, v) for v in VARIANTS},
+        variants={
+            v: eevconfig.variant_settings(config, v, REPORTED) for v in PLAIN + SWEPT
+        },
         ensembles=config["ensembles"],
+        sweeps=SWEPT,
         splits=score_splits(),
         manifest_splits=SPLITS,
         targets=config["targets"],

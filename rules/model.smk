@@ -27,6 +27,7 @@ rule train:
         targets=config["targets"],
         scoring=TRAIN_SCORING,
         past_end=PAST_END,
+        weights_holdout=config["validation"]["weights_holdout"],
         state=lambda wc: L.train_state(wc.variant),
     script:
         "../workflow_scripts/train.py"
@@ -50,7 +51,34 @@ rule predict:
         gpu=1,
     params:
         code=model_code("predict"),
-        features=lambda wc: config["variants"][wc.variant]["features"],
+        features=lambda wc: TRAINABLE[wc.variant]["features"],
         targets=config["targets"],
     script:
         "../workflow_scripts/predict.py"
+
+
+# A swept variant: the point with the best validation M_rho, its val and test predictions under
+# the variant's name (only the kept point is predicted), and the sweep's table.
+rule select_sweep:
+    input:
+        unpack(sweep_inputs),
+    output:
+        val=L.predictions("{sweep}", "val"),
+        test=L.predictions("{sweep}", "test"),
+        table=L.sweep_table("{sweep}"),
+    log:
+        L.log("select_sweep", "{sweep}"),
+    conda:
+        ENV
+    threads: 2
+    resources:
+        mem_mb=6000,
+        runtime=60,
+        gpu=1,
+    params:
+        code=sweep_code,
+        points=lambda wc: SWEEPS[wc.sweep],
+        features=lambda wc: TRAINABLE[next(iter(SWEEPS[wc.sweep]))]["features"],
+        targets=config["targets"],
+    script:
+        "../workflow_scripts/select_sweep.py"

@@ -19,6 +19,8 @@ import torch
 import yaml
 
 from eevflow.decoded_shard import read_index, video_files
+from eevflow.inference import predict_split
+from eevflow.layout import Layout
 from eevflow.shards import shard_metadata, shard_of
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,6 +46,9 @@ def tiny_config() -> dict:
             "training": {"shuffle_labels": True},
         },
         "linear_av": {"features": ["effnet_lite0", "logmel64"], "model": {"type": "linear"}},
+        # a validation sweep (eevflow/sweeps.py): one train job per point, the best kept
+        "sweep_audio": {"features": ["logmel64"], "training": {"epochs": 10},
+                        "sweep": {"grid": {"model.dropout": [0.0, 0.3]}}},
         # the winner's code's switches (docs/fidelity.md): the 2021 run and the published code
         "tpf2021_av": {
             "features": ["effnet_lite0", "logmel64"],
@@ -57,6 +62,8 @@ def tiny_config() -> dict:
                          "swa_lr": 0.0005, "selection": "swa", "val_rows": "all"},
         },
     }
+    # one of the 2 validation videos chooses the val_grid weights, the other the models
+    cfg["validation"] = {"weights_holdout": 0.5}
     cfg["ensembles"] = {
         "ens": {"members": {"tcn_pe_av": 0.8, "tcn_nope_audio": 0.2}},
         "ens_grid": {
@@ -117,6 +124,8 @@ def test_every_stage_writes_its_outputs(run):
         labels = pd.read_parquet(res / "labels" / f"{split}.parquet")
         assert rows == len(labels)  # one embedding per label row
     for variant in cfg["variants"]:
+        if "sweep" in cfg["variants"][variant]:
+            continue  # its points are trained (test_a_sweep_keeps_its_best_validation_point)
         ckpt = torch.load(res / "models" / variant / "model.pt", weights_only=True)
         assert {"model_state", "model_config", "train_config", "settings", "best"} <= set(ckpt)
         assert ckpt["settings"]["features"] == cfg["variants"][variant]["features"]
@@ -132,6 +141,15 @@ def test_every_stage_writes_its_outputs(run):
     chosen = json.loads((res / "predictions" / "ens_grid" / "weights.json").read_text())
     assert len(chosen["trials"]) == 5 and abs(sum(chosen["weights"].values()) - 1) < 1e-9
     assert "(weights chosen on val)" in md
+    # validation.weights_holdout: the weights' video was held out of every model's selection
+    held = chosen["held_out_videos"]
+    assert len(held) == 1 and chosen["n_val_videos"] == 2
+    assert "weights chosen on 1 held-out validation videos" in md
+    for variant in ("tcn_pe_av", "linear_av", "tcn_nope_audio"):
+        hist = json.loads((res / "models" / variant / "training.json").read_text())
+        assert hist["val_held_out_for_weights"] == held
+        ckpt = torch.load(res / "models" / variant / "model.pt", weights_only=True)
+        assert ckpt["n_val_videos"] == 1
     assert set(scores["split"]) == {"val", "test"}
     assert scores["m_rho"].between(-1, 1).all() and "n_constant_pairs" in scores
     assert "r_amusement" in scores and "ccc" in scores
@@ -206,6 +224,44 @@ def test_adding_an_extractor_and_a_variant_schedules_only_new_work(run):
     # new extraction (3 splits x 2 shards), training and prediction, plus the aggregates
     assert planned == {
         "extract": 6, "train": 1, "predict": 2, "submission": 1, "score": 1, "all": 1,
+    }, planned
+
+
+def test_a_sweep_keeps_its_best_validation_point(run):
+    workdir, cfg = run
+    res = workdir / "results"
+    table = json.loads((res / "predictions" / "sweep_audio" / "sweep.json").read_text())
+    assert len(table["points"]) == 2
+    best = max(table["points"], key=lambda r: r["val_m_rho"])
+    assert table["chosen"] == best["point"]
+    for point in table["points"]:  # each point trained as its own variant
+        hist = json.loads((res / "models" / point["point"] / "training.json").read_text())
+        assert hist["best"]["val_m_rho"] == point["val_m_rho"]
+    # only the kept point is predicted, by select_sweep, with the kept point's model
+    for point in table["points"]:
+        assert not (res / "predictions" / point["point"]).exists()
+    kept = pd.read_parquet(res / "predictions" / "sweep_audio" / "test.parquet")
+    assert len(kept) == len(pd.read_parquet(res / "labels" / "test.parquet"))
+    lay = Layout(str(res))
+    again, _ = predict_split(lay.model(table["chosen"]), lay.labels("test"),
+                             {"logmel64": [lay.features("logmel64", "test", s)
+                                           for s in ("000", "001")]}, cfg["targets"])
+    pd.testing.assert_frame_equal(kept, again)
+    md = (res / "scores" / "scores.md").read_text()
+    assert "### Sweep `sweep_audio`: 2 points" in md and "**yes**" in md
+    scores = pd.read_csv(res / "scores" / "scores.csv")
+    assert {("sweep_audio", "test")} <= set(zip(scores["model"], scores["split"]))
+
+
+def test_adding_a_point_to_a_finished_sweep_trains_one_model(run):
+    workdir, cfg = run
+    cfg = json.loads(json.dumps(cfg))
+    cfg["variants"]["sweep_audio"]["sweep"]["points"] = [{"model.dropout": 0.1}]
+    planned = _planned(workdir, cfg)
+    # the new point's training, the sweep's choice (which predicts the kept point), its
+    # submission, the score
+    assert planned == {
+        "train": 1, "select_sweep": 1, "submission": 1, "score": 1, "all": 1,
     }, planned
 
 
@@ -347,10 +403,12 @@ def test_editing_the_tcn_reruns_training_prediction_and_aggregates_only(run, cod
         assert _planned_with_code(run[0], code_copy / "Snakefile") == {}
         tcn.write_text(original + "\n\ndef _edited_helper():\n    return 1\n")
         planned = _planned_with_code(run[0], code_copy / "Snakefile")
-        # the 5 TCN variants x (train + val/test predictions), both ensembles, their 7
-        # submissions, the score; not the linear variant (its family module did not change)
+        # the 5 TCN variants (train + val/test predictions), the 2 sweep points' training, the
+        # sweep's choice, both ensembles, their 8 submissions, the score; not the linear variant
+        # (its family module did not change)
         assert planned == {
-            "train": 5, "predict": 10, "ensemble": 2, "submission": 7, "score": 1, "all": 1,
+            "train": 7, "predict": 10, "select_sweep": 1, "ensemble": 2, "submission": 8,
+            "score": 1, "all": 1,
         }, planned
     finally:
         tcn.write_text(original)
@@ -366,8 +424,8 @@ def test_editing_the_logmel_backend_reruns_its_extractors_and_what_reads_them(ru
         # logmel64 and musicnn_mtt (whose backend imports log-mel's windows): 2 x 3 splits x 2
         # shards; every variant reads one of them; effnet_lite0's extraction does not rerun
         assert planned == {
-            "extract": 12, "train": 6, "predict": 12, "ensemble": 2, "submission": 8,
-            "score": 1, "all": 1,
+            "extract": 12, "train": 8, "predict": 12, "select_sweep": 1, "ensemble": 2,
+            "submission": 9, "score": 1, "all": 1,
         }, planned
     finally:
         logmel.write_text(original)

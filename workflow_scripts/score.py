@@ -13,8 +13,10 @@ import pandas as pd
 
 from eevflow.io import atomic_path, write_json
 from eevflow.past_end import drop_past_end
-from eevflow.report import describe_model, markdown, score_predictions
+from eevflow.report import (describe_model, ensemble_weights_markdown, markdown,
+                            score_predictions)
 from eevflow.runtime import run_script
+from eevflow.sweeps import sweep_markdown
 
 
 def main(sm):
@@ -27,10 +29,10 @@ def main(sm):
         )
         for split in sm.params.splits
     }
-    chosen = {
-        e: json.loads(Path(sm.input[f"weights__{e}"]).read_text())["weights"]
-        for e in sm.params.ensembles
+    weight_files = {
+        e: json.loads(Path(sm.input[f"weights__{e}"]).read_text()) for e in sm.params.ensembles
     }
+    chosen = {e: w["weights"] for e, w in weight_files.items()}
     rows = []
     unscorable = {split: {} for split in sm.params.splits}  # split -> model -> {video: reason}
     for model in sm.params.models:
@@ -69,8 +71,12 @@ def main(sm):
         },
         sm.output.unscorable,
     )
+    sweeps = [line for s in sm.params.sweeps for line in sweep_markdown(
+        s, json.loads(Path(sm.input[f"sweep__{s}"]).read_text()))]
     with atomic_path(sm.output.md) as tmp:
-        tmp.write_text(markdown(table, targets, excluded, unscorable, scoring))
+        tmp.write_text(markdown(table, targets, excluded, unscorable, scoring)
+                       + ensemble_weights_markdown(weight_files)
+                       + ("\n## Sweeps\n\n" + "\n".join(sweeps) if sweeps else ""))
 
 
 run_script(snakemake, main)  # noqa: F821

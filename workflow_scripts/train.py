@@ -14,6 +14,7 @@ from eevflow.models.options import model_type
 from eevflow.runtime import run_script
 from eevflow.sequences import load_split
 from eevflow.training import Trainer, TrainConfig
+from eevflow.validation import split_rows
 
 
 def main(sm):
@@ -24,6 +25,12 @@ def main(sm):
         split: drop_past_end(pd.read_parquet(path), manifests, sm.params.past_end, "unlabel")
         for split, path in (("train", sm.input.train_labels), ("val", sm.input.val_labels))
     }
+    # validation.weights_holdout: those validation videos choose ensemble weights, not this model
+    labels["val"], held = split_rows(
+        labels["val"], sm.params.weights_holdout, "selection",
+        pd.read_parquet(sm.input.val_labels, columns=["video_id"])["video_id"].unique())
+    if held:
+        logging.info("val: %d videos held out for ensemble weights: %s", len(held), held)
     shards = {s: {f: list(sm.input[f"{s}__{f}"]) for f in feats} for s in ("train", "val")}
     train = load_split(labels["train"], shards["train"], targets)
     val = load_split(labels["val"], shards["val"], targets)
@@ -41,7 +48,8 @@ def main(sm):
     logging.info("device %s, model %s", trainer.device, model_cfg)
     # a killed job restarted with the same inputs and params continues after its last epoch
     key = inputs_key(list(sm.input), {"settings": settings, "targets": list(targets),
-                                      "scoring": dict(sm.params.scoring), "code": sm.params.code})
+                                      "scoring": dict(sm.params.scoring), "code": sm.params.code,
+                                      "weights_holdout": sm.params.weights_holdout})
     result = trainer.fit(train.videos, val.videos, state_path=sm.params.state, resume_key=key)
     ckpt = trainer.checkpoint(
         variant=sm.wildcards.variant,
@@ -56,7 +64,8 @@ def main(sm):
         torch.save(ckpt, tmp)
     write_json(
         {"variant": sm.wildcards.variant, "settings": settings, **result,
-         "skipped": {"train": train.skipped, "val": val.skipped}},
+         "skipped": {"train": train.skipped, "val": val.skipped},
+         "val_held_out_for_weights": held},
         sm.output.history,
     )
     logging.info("kept epoch %s, val M_rho %.4f", result["best"]["epoch"], result["best"]["val_m_rho"])
