@@ -55,6 +55,10 @@ class Layout:
     def test_truth(self) -> str:
         return self._path("labels", "test_truth.parquet")
 
+    def test_oracle(self) -> str:
+        """The test split's noise-free label signal (``data.test_oracle``), parsed."""
+        return self._path("labels", "test_oracle.parquet")
+
     def manifest(self, split: str) -> str:
         return self._path("manifest", f"{split}.parquet")
 

@@ -46,6 +46,36 @@ def score_predictions(
     return row
 
 
+#: the score table's row of the noise-free label signal (``data.test_oracle``), test split only
+ORACLE = "oracle"
+ORACLE_INFO = {
+    "kind": "oracle",
+    "feature": "the noise-free label signal (the ceiling)",
+    "dropout": None,
+    "positional_encoding": None,
+    "shuffled_labels": False,
+}
+
+
+def ceiling_line(table: pd.DataFrame) -> list[str]:
+    """The best test model's M_rho as a share of the oracle's (empty without an oracle row)."""
+    test = table[table["split"] == "test"]
+    if ORACLE not in set(test["model"]):
+        return []
+    oracle = float(test.loc[test["model"] == ORACLE, "m_rho"].iloc[0])
+    models = test[(test["model"] != ORACLE) & ~test["shuffled_labels"].astype(bool)]
+    if models.empty:
+        return []
+    best = models.loc[models["m_rho"].idxmax()]
+    share = f"{100 * best['m_rho'] / oracle:.0f}%" if oracle > 0 else "n/a"
+    return [
+        "",
+        f"`{ORACLE}` scores the noise-free label signal against the labels: the ceiling of "
+        f"M_rho on this data. Best model on test: `{best['model']}`, M_rho {best['m_rho']:.4f} = "
+        f"{share} of the oracle's {oracle:.4f}.",
+    ]
+
+
 def describe_model(
     name: str, variants: dict, ensembles: dict, weights: dict[str, dict[str, float]] | None = None
 ) -> dict:
@@ -153,8 +183,11 @@ def markdown(
         pe = "" if pd.isna(r["positional_encoding"]) else r["positional_encoding"]
         dp = "" if pd.isna(r["dropout"]) else f"{r['dropout']:g}"
         feat = r["feature"] + (" (shuffled labels)" if r["shuffled_labels"] else "")
-        vals = " | ".join(f"{wide.loc[model, s]:.4f}" for s in splits)
+        vals = " | ".join(
+            "" if pd.isna(wide.loc[model, s]) else f"{wide.loc[model, s]:.4f}" for s in splits
+        )
         lines.append(f"| {model} | {feat} | {dp} | {pe} | {vals} |")
+    lines += ceiling_line(table)
     for split in splits:
         sub = table[table["split"] == split].set_index("model")
         lines += [

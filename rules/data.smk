@@ -69,6 +69,28 @@ rule test_ground_truth:
         "../workflow_scripts/labels.py"
 
 
+if HAS_ORACLE:
+
+    rule test_oracle:
+        input:
+            csv=config["data"]["test_oracle"],
+        output:
+            L.test_oracle(),
+        log:
+            L.log("labels", "test_oracle"),
+        conda:
+            ENV
+        resources:
+            mem_mb=4000,
+            runtime=20,
+        params:
+            code=code("labels"),
+            targets=config["targets"],
+            require_scores=True,
+        script:
+            "../workflow_scripts/labels.py"
+
+
 checkpoint download_check:
     input:
         labels=L.labels("{split}"),

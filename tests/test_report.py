@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from eevflow import runtime
-from eevflow.report import markdown, score_predictions, unscorable_section
+from eevflow.report import ORACLE, ORACLE_INFO, markdown, score_predictions, unscorable_section
 
 REPO = Path(__file__).resolve().parents[1]
 TARGETS = ["joy", "awe", "fear"]
@@ -146,6 +146,7 @@ def _fake_snakemake(tmp_path: Path, option: str) -> SimpleNamespace:
         ),
         params=SimpleNamespace(
             models=["m1", "m2"], variants={"m1": settings, "m2": settings}, ensembles={},
+            sweeps=[],
             splits=["val"], manifest_splits=["val"], targets=TARGETS,
             scoring={"constant_policy": "minus_one", "ignore_undetected": True,
                      "unscorable": option},
@@ -196,3 +197,29 @@ def test_markdown_keeps_its_other_sections():
     assert "| val | missing | 1 |" in md
     assert md.index("## Unscorable videos") < md.index("## Videos not `ok`")
     assert "| val | blank | all 6 rows undetected | all |" in md
+
+
+def test_the_oracle_row_and_the_best_models_share_of_it():
+    truth = make_truth()
+    info = {"kind": "variant", "feature": "f", "dropout": 0.1, "positional_encoding": "none",
+            "shuffled_labels": False}  # fmt: skip
+    rows = []
+    for model, pred, extra in (("good", make_pred(truth, seed=3), {}),
+                               ("control", make_pred(truth, seed=4), {"shuffled_labels": True}),
+                               (ORACLE, truth, ORACLE_INFO)):
+        for split in ("val", "test") if model != ORACLE else ("test",):
+            row = score_predictions(truth, pred, TARGETS, "minus_one", True)
+            row.pop("unscorable_videos")
+            rows.append({"model": model, "split": split, **info, **extra, **row})
+    table = pd.DataFrame(rows)
+    scoring = {"unscorable": "exclude", "constant_policy": "minus_one", "ignore_undetected": True}
+    md = markdown(table, TARGETS, {}, {"val": {}, "test": {}}, scoring)
+    oracle = table[table["model"] == ORACLE]["m_rho"].iloc[0]
+    good = table[(table["model"] == "good") & (table["split"] == "test")]["m_rho"].iloc[0]
+    assert f"| {ORACLE} | the noise-free label signal (the ceiling) |  |  |  | {oracle:.4f} |" in md
+    # the share names the best model that is not the oracle or a shuffled control
+    share = f"{100 * good / oracle:.0f}% of the oracle's {oracle:.4f}"
+    assert f"Best model on test: `good`, M_rho {good:.4f} = {share}" in md
+    # without an oracle row there is no ceiling line
+    md2 = markdown(table[table["model"] != ORACLE], TARGETS, {}, {"val": {}, "test": {}}, scoring)
+    assert "of the oracle" not in md2

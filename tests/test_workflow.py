@@ -137,7 +137,11 @@ def test_every_stage_writes_its_outputs(run):
             assert len(pred) == len(pd.read_parquet(res / "labels" / f"{split}.parquet"))
     scores = pd.read_csv(res / "scores" / "scores.csv")
     md = (res / "scores" / "scores.md").read_text()
-    assert set(scores["model"]) == {*cfg["variants"], "ens", "ens_grid"}
+    assert set(scores["model"]) == {*cfg["variants"], "ens", "ens_grid", "oracle"}
+    # data.test_oracle: the demo's noise-free signal, scored on test as the ceiling
+    oracle = scores[scores["model"] == "oracle"]
+    assert list(oracle["split"]) == ["test"] and oracle["m_rho"].iloc[0] > 0.8
+    assert "of the oracle's" in md
     chosen = json.loads((res / "predictions" / "ens_grid" / "weights.json").read_text())
     assert len(chosen["trials"]) == 5 and abs(sum(chosen["weights"].values()) - 1) < 1e-9
     assert "(weights chosen on val)" in md

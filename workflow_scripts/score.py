@@ -13,8 +13,8 @@ import pandas as pd
 
 from eevflow.io import atomic_path, write_json
 from eevflow.past_end import drop_past_end
-from eevflow.report import (describe_model, ensemble_weights_markdown, markdown,
-                            score_predictions)
+from eevflow.report import (ORACLE, ORACLE_INFO, describe_model, ensemble_weights_markdown,
+                            markdown, score_predictions)
 from eevflow.runtime import run_script
 from eevflow.sweeps import sweep_markdown
 
@@ -52,6 +52,16 @@ def main(sm):
                     "%s %s: %d unscorable video(s) (%s): %s", model, split,
                     row["n_unscorable_videos"], scoring["unscorable"], unscorable[split][model],
                 )
+    if "oracle" in sm.input.keys():  # data.test_oracle: the noise-free signal, the ceiling
+        oracle = drop_past_end(pd.read_parquet(sm.input.oracle), [manifest_of["test"]],
+                               sm.params.past_end, "remove")
+        row = score_predictions(
+            truth["test"], oracle, targets, scoring["constant_policy"],
+            scoring["ignore_undetected"], unscorable=scoring["unscorable"],
+        )
+        unscorable["test"][ORACLE] = row.pop("unscorable_videos")
+        rows.append({"model": ORACLE, "split": "test", **ORACLE_INFO, **row})
+        logging.info("oracle test: M_rho %.4f", row["m_rho"])
     table = pd.DataFrame(rows)
     excluded = {}
     for split, path in manifest_of.items():
