@@ -29,6 +29,8 @@ class VideoSeq:
 class SplitData:
     videos: list[VideoSeq]
     skipped: dict[str, str] = field(default_factory=dict)  # video_id -> why
+    # each extractor's block of the concatenated features, in order: (name, its columns)
+    blocks: list[tuple[str, int]] = field(default_factory=list)
 
 
 def load_split(
@@ -58,6 +60,8 @@ def load_split(
         if why:
             out.skipped[vid] = why
             continue
+        if not out.blocks:
+            out.blocks = [(name, part.shape[1]) for name, part in zip(feats, parts)]
         seq = VideoSeq(vid, ts, np.concatenate(parts, axis=1).astype(np.float32))
         if targets is not None and all(t in rows for t in targets):
             seq.labels = rows[targets].to_numpy(np.float32)
@@ -66,10 +70,22 @@ def load_split(
     return out
 
 
-def feature_stats(videos: list[VideoSeq]) -> tuple[np.ndarray, np.ndarray]:
+def feature_stats(
+    videos: list[VideoSeq], blocks: list[int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The training set's per-column mean and std (1 where a column is constant). With
+    ``blocks`` (the size of each extractor's block, in order) each block's std is multiplied by
+    the square root of its size, so z-scoring gives every block total variance 1
+    (``training.balance_extractors``)."""
     allf = np.concatenate([v.features for v in videos], axis=0).astype(np.float64)
     mean, std = allf.mean(axis=0), allf.std(axis=0)
-    return mean.astype(np.float32), np.where(std > 1e-6, std, 1.0).astype(np.float32)
+    std = np.where(std > 1e-6, std, 1.0)
+    if blocks is not None:
+        if sum(blocks) != allf.shape[1] or min(blocks, default=1) < 1:
+            raise ValueError(f"extractor blocks {blocks} do not add up to the "
+                             f"{allf.shape[1]} feature columns")
+        std = std * np.repeat(np.sqrt(np.asarray(blocks, np.float64)), blocks)
+    return mean.astype(np.float32), std.astype(np.float32)
 
 
 def shuffled_labels(videos: list[VideoSeq], seed: int) -> list[VideoSeq]:

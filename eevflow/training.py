@@ -126,15 +126,20 @@ class Trainer:
                 "trained_videos": trained, "optimizer_steps": steps}
 
     def fit(self, train: list[VideoSeq], val: list[VideoSeq], state_path: str | None = None,
-            resume_key: str = "", on_epoch_end: Callable[[int], None] | None = None) -> dict:
+            resume_key: str = "", on_epoch_end: Callable[[int], None] | None = None,
+            blocks: list[int] | None = None) -> dict:
         """Train; with ``state_path``, resume from it when its ``resume_key`` matches and write it
         after every epoch (removed once training ends). ``on_epoch_end(epoch)`` runs after the
-        state is written."""
+        state is written. ``blocks``: the size of each extractor's block of the features, in
+        order (needed by ``balance_extractors``)."""
         cfg = self.cfg
         if not train:
             raise ValueError("no training videos with both labels and features")
+        if cfg.balance_extractors and blocks is None:
+            raise ValueError("training.balance_extractors needs the extractors' block sizes")
         if cfg.standardize:
-            self.mean, self.std = feature_stats(train)
+            self.mean, self.std = feature_stats(
+                train, list(blocks) if cfg.balance_extractors else None)
         if cfg.shuffle_labels:
             train = shuffled_labels(train, cfg.seed)
         closed_form = getattr(family_module(self.model_cfg.family), "FIT", None)

@@ -7,7 +7,7 @@ from torch.optim.optimizer import register_optimizer_step_post_hook
 from eevflow.models.tcn import TCNConfig
 from eevflow.shards import write_shard
 from eevflow.inference import Predictor, predictions_frame
-from eevflow.sequences import VideoSeq, load_split, shuffled_labels
+from eevflow.sequences import VideoSeq, feature_stats, load_split, shuffled_labels
 from eevflow.training import Trainer, TrainConfig
 
 
@@ -107,6 +107,7 @@ def test_load_split_joins_extractors_and_reports_skips(tmp_path):
     assert data.videos[0].features.shape == (3, 6)
     assert np.array_equal(data.videos[0].features[:, :2], np.ones((3, 2)))
     assert "timestamps differ" in data.skipped["b"] and "no x embeddings" in data.skipped["c"]
+    assert data.blocks == [("x", 2), ("y", 4)]  # each extractor's columns, in order
     with pytest.raises(ValueError, match="no training videos"):
         _fit([], [])
 
@@ -356,3 +357,32 @@ def test_the_bounded_positional_channel_stays_in_range_on_a_two_hour_input():
     assert abs(float(pe[0, 360, 0]) - np.tanh(1.0)) < 1e-6  # 60 s in
     raw = EEVTCN(TCNConfig(input_dim=3)).encode_positions(seconds)  # the authors' raw seconds
     assert float(raw.max()) > 7000
+
+
+def test_balanced_extractors_each_bring_total_variance_one():
+    """training.balance_extractors: a wide block (40 columns) and a narrow one (2) each end with
+    total variance 1 after z-scoring, where plain z-scoring gives them 40 and 2."""
+    rng = np.random.default_rng(0)
+    videos = [VideoSeq(f"v{i}", (np.arange(50) * 1e6 / 6).round().astype(np.int64),
+                       (rng.normal(size=(50, 42)) * rng.uniform(0.1, 10, 42) + 3).astype(np.float32))
+              for i in range(4)]
+    x = np.concatenate([v.features for v in videos])
+    for blocks, want in ((None, (40.0, 2.0)), ([40, 2], (1.0, 1.0))):
+        mean, std = feature_stats(videos, blocks)
+        z = (x - mean) / std
+        got = (z[:, :40].var(0).sum(), z[:, 40:].var(0).sum())
+        assert np.allclose(got, want, rtol=1e-4), (blocks, got)
+    with pytest.raises(ValueError, match="do not add up"):
+        feature_stats(videos, [40, 3])
+    # the trainer scales the blocks it is given, and keeps them in its checkpoint's std
+    cfg = TCNConfig(input_dim=42, n_targets=3, channels=8, dilations=[1, 2], dropout=0.1)
+    for v in videos:
+        v.labels = np.full((50, 3), 0.5, np.float32)
+        v.detected = np.ones(50, bool)
+    trainer = Trainer(cfg, _tc(epochs=1, balance_extractors=True))
+    with pytest.raises(ValueError, match="block sizes"):
+        trainer.fit(videos, [])
+    trainer.fit(videos, [], blocks=[40, 2])
+    assert np.allclose(trainer.std, feature_stats(videos, [40, 2])[1])
+    bad = TrainConfig.problems({"balance_extractors": True, "standardize": False}, ("training",))
+    assert any("balance_extractors" in p and "needs standardize" in p for p in bad), bad

@@ -255,6 +255,9 @@ def test_a_sweep_keeps_its_best_validation_point(run):
     assert "### Sweep `sweep_audio`: 2 points" in md and "**yes**" in md
     scores = pd.read_csv(res / "scores" / "scores.csv")
     assert {("sweep_audio", "test")} <= set(zip(scores["model"], scores["split"]))
+    # the score table describes the swept variant by the point it kept
+    kept_dropout = scores.loc[scores["model"] == "sweep_audio", "dropout"].iloc[0]
+    assert kept_dropout == table["chosen_values"]["model.dropout"]
 
 
 def test_adding_a_point_to_a_finished_sweep_trains_one_model(run):

@@ -33,10 +33,17 @@ def main(sm):
         e: json.loads(Path(sm.input[f"weights__{e}"]).read_text()) for e in sm.params.ensembles
     }
     chosen = {e: w["weights"] for e, w in weight_files.items()}
+    variants = dict(sm.params.variants)
+    for s in sm.params.sweeps:  # a swept variant is described by the point it kept
+        kept = json.loads(Path(sm.input[f"sweep__{s}"]).read_text())["chosen_values"]
+        variants[s] = {**variants[s], **{b: dict(variants[s][b]) for b in ("model", "training")}}
+        for key, value in kept.items():
+            block, option = key.split(".", 1)
+            variants[s][block][option] = value
     rows = []
     unscorable = {split: {} for split in sm.params.splits}  # split -> model -> {video: reason}
     for model in sm.params.models:
-        info = describe_model(model, sm.params.variants, sm.params.ensembles, chosen)
+        info = describe_model(model, variants, sm.params.ensembles, chosen)
         for split in sm.params.splits:
             path = sm.input[f"pred__{model}__{split}"]
             row = score_predictions(

@@ -50,7 +50,8 @@ def main(sm):
     key = inputs_key(list(sm.input), {"settings": settings, "targets": list(targets),
                                       "scoring": dict(sm.params.scoring), "code": sm.params.code,
                                       "weights_holdout": sm.params.weights_holdout})
-    result = trainer.fit(train.videos, val.videos, state_path=sm.params.state, resume_key=key)
+    result = trainer.fit(train.videos, val.videos, state_path=sm.params.state, resume_key=key,
+                         blocks=[dim for _, dim in train.blocks])
     ckpt = trainer.checkpoint(
         variant=sm.wildcards.variant,
         settings=settings,

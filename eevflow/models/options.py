@@ -137,6 +137,10 @@ class TrainingOptions(Options):
     shuffle_labels: bool = option(False, "control: permute the labelled rows across the whole "
                                   "training set")
     standardize: bool = option(True, "z-score the features with the training set's mean and std")
+    balance_extractors: bool = option(
+        False, "after z-scoring, divide each extractor's block of features by the square root of "
+        "its size, so that every extractor brings the same total variance (a 1,280-D visual "
+        "embedding no longer outweighs a 64-D audio one); needs standardize")
     device: Literal["auto", "cpu", "cuda"] = option(
         "auto", "torch device: auto (CUDA when available, else CPU), cpu or cuda"
     )
@@ -148,6 +152,8 @@ class TrainingOptions(Options):
     def check(self):
         if self.patience is not None and self.selection != "best_val":
             return [("patience", "early stopping needs selection: best_val")]
+        if self.balance_extractors and not self.standardize:
+            return [("balance_extractors", "needs standardize: true (it scales z-scored blocks)")]
         if self.selection == "swa" and self.swa_start is None:
             return [("selection", "swa needs swa_start (the epochs before averaging starts)")]
         if self.swa_start is not None and self.swa_start >= self.epochs:
