@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 
@@ -138,3 +139,51 @@ def write_label_csvs(
     write_text(test_ground_truth, out["gt"])
     if test_oracle:
         write_text(test_oracle, out["oracle"])
+
+
+def write_planned_mp4(path, meta: dict, spec, frame, audio) -> None:
+    """Encode one planned video (``meta``: its n_frames, fps, sample_rate, width, height) with
+    the spec's encoder settings: ``frame(i)`` gives frame i, ``audio`` the whole track."""
+    write_mp4(
+        path,
+        frame,
+        meta["n_frames"],
+        audio,
+        fps=meta["fps"],
+        sample_rate=meta["sample_rate"],
+        width=meta["width"],
+        height=meta["height"],
+        x264_preset=spec.x264_preset,
+        x264_crf=spec.x264_crf,
+        keyframe_seconds=spec.keyframe_seconds,
+        aac_coder=spec.aac_coder,
+    )
+
+
+def write_dataset(videos_dir, labels: dict[str, str], test_ground_truth: str, spec, video_ids,
+                  one, jobs: int = 1, test_oracle: str | None = None) -> None:
+    """Write a demo dataset: ``one((videos_dir, video_id, spec, split))`` writes a video and
+    returns ``(split, video_id, timestamps, scores, oracle)``, for every ID of
+    ``video_ids(split, spec.count(split))``, in ``jobs`` processes (the output does not depend on
+    it); then the label CSVs (``write_label_csvs``)."""
+    missing = [s for s in SPLITS if s not in labels]
+    if missing:
+        raise KeyError(f"labels needs paths for splits {missing}")
+    videos_dir = Path(videos_dir)
+    videos_dir.mkdir(parents=True, exist_ok=True)
+    work = [
+        (str(videos_dir), vid, spec, split)
+        for split in SPLITS
+        for vid in video_ids(split, spec.count(split))
+    ]
+    ids = [w[1] for w in work]
+    if len(set(ids)) != len(ids):  # pragma: no cover - a sha256 prefix collision
+        raise RuntimeError("demo video IDs collide")
+    if jobs > 1 and len(work) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(one, work))
+    else:
+        results = [one(w) for w in work]
+    write_label_csvs(results, labels, test_ground_truth, test_oracle)

@@ -58,6 +58,20 @@ def event_indicators(meta: dict) -> dict[str, np.ndarray]:
     return {"visual": vis, "audio": aud}
 
 
+def finish_labels(clean: np.ndarray, noise: np.ndarray, nodet_rng: np.random.Generator,
+                  spec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The labels and the oracle from a noise-free signal (N, 15) and its noise: both rounded to
+    6 decimals and clipped to [``spec.min_score``, 1], then the same contiguous runs of rows
+    (drawn from ``nodet_rng``) set to all 0.0, EEV's "no face detected"."""
+    n = len(clean)
+    scores = np.round(np.clip(clean + noise, spec.min_score, 1.0), 6)
+    oracle = np.round(np.clip(clean, spec.min_score, 1.0), 6)
+    mask = _no_detection_mask(nodet_rng, n, spec.no_detection_fraction)
+    scores[mask] = 0.0
+    oracle[mask] = 0.0
+    return label_timestamps_us(n), scores, oracle
+
+
 def _no_detection_mask(rng: np.random.Generator, n: int, fraction: float) -> np.ndarray:
     mask = np.zeros(n, bool)
     if fraction <= 0 or n < 2:
@@ -112,11 +126,5 @@ def generate_labels_and_oracle(
             shifted[lag:] = x[: n - lag]
         smooth = gaussian_filter1d(shifted, sig["sigma"], mode="nearest") if n else shifted
         clean[:, e] = spec.base_score + spec.gain * smooth
-    scores = np.round(np.clip(clean + noise, spec.min_score, 1.0), 6)
-    oracle = np.round(np.clip(clean, spec.min_score, 1.0), 6)
-    mask = _no_detection_mask(
-        _rng(spec, meta["split"], meta["video_id"], _S_NODET), n, spec.no_detection_fraction
-    )
-    scores[mask] = 0.0
-    oracle[mask] = 0.0
-    return label_timestamps_us(n), scores, oracle
+    nodet = _rng(spec, meta["split"], meta["video_id"], _S_NODET)
+    return finish_labels(clean, noise, nodet, spec)

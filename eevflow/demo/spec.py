@@ -87,19 +87,24 @@ class DemoSpec:
     aac_coder: str = "fast"
 
     def __post_init__(self):
-        if min(self.n_train, self.n_val, self.n_test) < 0:
-            raise ValueError("video counts must be >= 0")
-        if not 0 < self.min_seconds <= self.max_seconds:
-            raise ValueError("need 0 < min_seconds <= max_seconds")
-        if self.label_rate_hz != 6.0:
-            raise ValueError("EEV labels are at 6 Hz; label_rate_hz must be 6.0")
-        if not 0 <= self.no_detection_fraction < 1:
-            raise ValueError("no_detection_fraction must be in [0, 1)")
-        if self.noise_std < 0:
-            raise ValueError("noise_std must be >= 0")
+        check_spec(self)
 
     def count(self, split: str) -> int:
         return {"train": self.n_train, "val": self.n_val, "test": self.n_test}[split]
+
+
+def check_spec(spec) -> None:
+    """The checks every demo kind's spec shares (sizes, durations, the 6 Hz rate, noise)."""
+    if min(spec.n_train, spec.n_val, spec.n_test) < 0:
+        raise ValueError("video counts must be >= 0")
+    if not 0 < spec.min_seconds <= spec.max_seconds:
+        raise ValueError("need 0 < min_seconds <= max_seconds")
+    if spec.label_rate_hz != 6.0:
+        raise ValueError("EEV labels are at 6 Hz; label_rate_hz must be 6.0")
+    if not 0 <= spec.no_detection_fraction < 1:
+        raise ValueError("no_detection_fraction must be in [0, 1)")
+    if spec.noise_std < 0:
+        raise ValueError("noise_std must be >= 0")
 
 
 def kind_name(modality: str, kind: int) -> str:
@@ -115,19 +120,31 @@ def kind_name(modality: str, kind: int) -> str:
 # IDs and seeding
 
 
-def demo_video_ids(split: str, n: int) -> list[str]:
-    """``n`` deterministic 11-character YouTube-like IDs for ``split`` (distinct across splits)."""
+def youtube_like_ids(namespace: str, split: str, n: int) -> list[str]:
+    """``n`` deterministic 11-character YouTube-like IDs: a SHA-256 of the namespace, the split
+    and the index, base64url."""
     ids = []
     for i in range(n):
-        digest = hashlib.sha256(f"eevflow-demo-{split}-{i}".encode()).digest()
+        digest = hashlib.sha256(f"{namespace}-{split}-{i}".encode()).digest()
         ids.append(base64.urlsafe_b64encode(digest).decode("ascii")[:11])
     return ids
 
 
+def demo_video_ids(split: str, n: int) -> list[str]:
+    """``n`` deterministic 11-character YouTube-like IDs for ``split`` (distinct across splits)."""
+    return youtube_like_ids("eevflow-demo", split, n)
+
+
+def seeded_rng(seed: int, key: str, stream: int) -> np.random.Generator:
+    """A random stream of one video: the seed, a SHA-256 of ``key`` and the stream number
+    through ``numpy.random.SeedSequence`` (no global state)."""
+    digest = hashlib.sha256(key.encode()).digest()
+    words = [int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4)]
+    return np.random.default_rng(np.random.SeedSequence([int(seed), *words, stream]))
+
+
 def _rng(spec: DemoSpec, split: str, video_id: str, stream: int) -> np.random.Generator:
-    key = hashlib.sha256(f"{split}/{video_id}".encode()).digest()
-    words = [int.from_bytes(key[i : i + 4], "little") for i in range(0, 16, 4)]
-    return np.random.default_rng(np.random.SeedSequence([int(spec.seed), *words, stream]))
+    return seeded_rng(spec.seed, f"{split}/{video_id}", stream)
 
 
 # --------------------------------------------------------------------------------------------------

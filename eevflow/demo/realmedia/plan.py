@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from eevflow.demo.realmedia.media import CLIPS, PHOTOS, SOUNDS, sound_seconds
+from eevflow.demo.spec import check_spec, seeded_rng, youtube_like_ids
 
 #: scene categories, in this order (a scene shows a photo of, or a clip from, one category)
 SCENES: tuple[str, ...] = (
@@ -92,16 +93,7 @@ class RealMediaSpec:
     aac_coder: str = "fast"
 
     def __post_init__(self):
-        if min(self.n_train, self.n_val, self.n_test) < 0:
-            raise ValueError("video counts must be >= 0")
-        if not 0 < self.min_seconds <= self.max_seconds:
-            raise ValueError("need 0 < min_seconds <= max_seconds")
-        if self.label_rate_hz != 6.0:
-            raise ValueError("EEV labels are at 6 Hz; label_rate_hz must be 6.0")
-        if not 0 <= self.no_detection_fraction < 1:
-            raise ValueError("no_detection_fraction must be in [0, 1)")
-        if self.noise_std < 0:
-            raise ValueError("noise_std must be >= 0")
+        check_spec(self)
         if not 0 < self.scene_min_s <= self.scene_max_s:
             raise ValueError("need 0 < scene_min_s <= scene_max_s")
 
@@ -112,17 +104,11 @@ class RealMediaSpec:
 def realmedia_video_ids(split: str, n: int) -> list[str]:
     """``n`` deterministic 11-character YouTube-like IDs (distinct across splits, and from the
     synthetic demo's)."""
-    ids = []
-    for i in range(n):
-        digest = hashlib.sha256(f"eevflow-realmedia-{split}-{i}".encode()).digest()
-        ids.append(base64.urlsafe_b64encode(digest).decode("ascii")[:11])
-    return ids
+    return youtube_like_ids("eevflow-realmedia", split, n)
 
 
 def _rng(spec: RealMediaSpec, split: str, video_id: str, stream: int) -> np.random.Generator:
-    key = hashlib.sha256(f"realmedia/{split}/{video_id}".encode()).digest()
-    words = [int.from_bytes(key[i : i + 4], "little") for i in range(0, 16, 4)]
-    return np.random.default_rng(np.random.SeedSequence([int(spec.seed), *words, stream]))
+    return seeded_rng(spec.seed, f"realmedia/{split}/{video_id}", stream)
 
 
 # --------------------------------------------------------------------------------------------------

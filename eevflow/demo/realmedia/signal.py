@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from eevflow.demo.realmedia.plan import _S_NODET, _S_NOISE, SCENES, RealMediaSpec, _rng
-from eevflow.demo.signal import _no_detection_mask, label_timestamps_us
+from eevflow.demo.signal import finish_labels
 from eevflow.demo.spec import EXPRESSIONS
 
 DT = 1.0 / 6.0
@@ -202,13 +202,5 @@ def generate_labels_and_oracle(
     6 decimals and clipped to [1e-3, 1], with the same contiguous runs of all-0.0 "no face
     detected" rows.
     """
-    n = meta["n_labels"]
-    clean = clean_signal(meta)
-    scores = np.round(np.clip(clean + label_noise(meta, spec), spec.min_score, 1.0), 6)
-    oracle = np.round(np.clip(clean, spec.min_score, 1.0), 6)
-    mask = _no_detection_mask(
-        _rng(spec, meta["split"], meta["video_id"], _S_NODET), n, spec.no_detection_fraction
-    )
-    scores[mask] = 0.0
-    oracle[mask] = 0.0
-    return label_timestamps_us(n), scores, oracle
+    nodet = _rng(spec, meta["split"], meta["video_id"], _S_NODET)
+    return finish_labels(clean_signal(meta), label_noise(meta, spec), nodet, spec)

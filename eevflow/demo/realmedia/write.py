@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eevflow.demo.encode import write_label_csvs, write_mp4
+from eevflow.demo.encode import write_dataset, write_planned_mp4
 from eevflow.demo.realmedia.media import check_media
-from eevflow.demo.realmedia.plan import SPLITS, RealMediaSpec, plan_video, realmedia_video_ids
+from eevflow.demo.realmedia.plan import RealMediaSpec, plan_video, realmedia_video_ids
 from eevflow.demo.realmedia.render import VideoRenderer, render_audio
 from eevflow.demo.realmedia.signal import generate_labels_and_oracle
 
@@ -14,20 +14,7 @@ from eevflow.demo.realmedia.signal import generate_labels_and_oracle
 def generate_video(path, video_id: str, spec: RealMediaSpec, split: str) -> dict:
     """Write one video (H.264 + AAC in .mp4, atomically); return its plan (``plan_video``)."""
     meta = plan_video(video_id, spec, split)
-    write_mp4(
-        path,
-        VideoRenderer(meta, spec).frame,
-        meta["n_frames"],
-        render_audio(meta, spec),
-        fps=meta["fps"],
-        sample_rate=meta["sample_rate"],
-        width=meta["width"],
-        height=meta["height"],
-        x264_preset=spec.x264_preset,
-        x264_crf=spec.x264_crf,
-        keyframe_seconds=spec.keyframe_seconds,
-        aac_coder=spec.aac_coder,
-    )
+    write_planned_mp4(path, meta, spec, VideoRenderer(meta, spec).frame, render_audio(meta, spec))
     return meta
 
 
@@ -52,21 +39,5 @@ def generate_realmedia(
     Raises ``MediaMissingError`` (naming the packages to install) before writing anything when a
     media file is missing."""
     check_media()
-    missing = [s for s in SPLITS if s not in labels]
-    if missing:
-        raise KeyError(f"labels needs paths for splits {missing}")
-    videos_dir = Path(videos_dir)
-    videos_dir.mkdir(parents=True, exist_ok=True)
-    work = [
-        (str(videos_dir), vid, spec, split)
-        for split in SPLITS
-        for vid in realmedia_video_ids(split, spec.count(split))
-    ]
-    if jobs > 1 and len(work) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            results = list(pool.map(_one, work))
-    else:
-        results = [_one(w) for w in work]
-    write_label_csvs(results, labels, test_ground_truth, test_oracle)
+    write_dataset(videos_dir, labels, test_ground_truth, spec, realmedia_video_ids, _one, jobs,
+                  test_oracle)
