@@ -302,7 +302,7 @@ def test_the_config_dispatches_on_kind():
     assert base["data"]["test_oracle"] == "results/demo/labels/test_oracle.csv"
     synthetic = demo.spec_from_config(base["demo"])
     assert isinstance(synthetic, DemoSpec) and synthetic == DemoSpec(
-        n_train=24, n_val=8, n_test=8, min_seconds=20, max_seconds=60, seed=0
+        n_train=16, n_val=8, n_test=8, min_seconds=20, max_seconds=40, seed=0
     )
     assert demo.spec_from_config({**base["demo"], "noise_std": 0.02}).noise_std == 0.02
     assert demo.video_ids("realmedia", "val", 3) == rm.realmedia_video_ids("val", 3)
