@@ -83,7 +83,7 @@ def predictions_frame(videos: list[VideoSeq], preds: list[np.ndarray], targets: 
 
 
 def predict_split(model_path, labels_path, shards: dict[str, list], targets: list[str],
-                  threads: int | None = None, device: str = "auto"):
+                  threads: int = 1, device: str = "auto"):
     """Predict every label row of one split with the checkpoint at ``model_path``: ``shards`` is
     extractor -> that split's shard paths. Returns the long-format frame and the videos without
     features (video id -> reason), which get no prediction."""

@@ -249,7 +249,8 @@ def test_the_slurm_run_writes_the_workflow_outputs(slurm_run):
             assert (res / "features" / ext / split / "shard-000.parquet").exists()
     assert (res / "models" / "tcn_pe_av" / "model.pt").exists()
     scores = pd.read_csv(res / "scores" / "scores.csv")
-    assert set(scores["model"]) == {"tcn_pe_av", "ens"}
+    # and the oracle row: the demo's noise-free test signal (data.test_oracle)
+    assert set(scores["model"]) == {"tcn_pe_av", "ens", "oracle"}
     assert set(scores["split"]) == {"val", "test"}
     for model in ("tcn_pe_av", "ens"):
         assert len(pd.read_csv(res / "submission" / f"{model}.csv")) > 0

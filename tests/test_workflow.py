@@ -140,7 +140,9 @@ def test_every_stage_writes_its_outputs(run):
     assert set(scores["model"]) == {*cfg["variants"], "ens", "ens_grid", "oracle"}
     # data.test_oracle: the demo's noise-free signal, scored on test as the ceiling
     oracle = scores[scores["model"] == "oracle"]
-    assert list(oracle["split"]) == ["test"] and oracle["m_rho"].iloc[0] > 0.8
+    assert list(oracle["split"]) == ["test"]
+    control = scores[(scores["model"] == "shuffled_control") & (scores["split"] == "test")]
+    assert oracle["m_rho"].iloc[0] > max(0.5, control["m_rho"].iloc[0] + 0.3)
     assert "of the oracle's" in md
     chosen = json.loads((res / "predictions" / "ens_grid" / "weights.json").read_text())
     assert len(chosen["trials"]) == 5 and abs(sum(chosen["weights"].values()) - 1) < 1e-9
