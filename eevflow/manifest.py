@@ -74,6 +74,13 @@ class ProbeSettings(Options):
         0.5, "a label row counts as past the end when it is this much after the last frame ends",
         minimum=0,
     )
+    # ends: the audio track's first frames and, after a seek, its last seconds (where it ends:
+    # audio_short, and that it decodes); full: the whole track, which also finds a damaged packet
+    # in its middle (with ends, the decode job meets it and fails, naming the video)
+    audio: Literal["ends", "full"] = option(
+        "ends", "how much of the audio track the probe decodes: ends (its first frames and last "
+        "seconds) or full (all of it)"
+    )
 
 
 @dataclass
@@ -205,6 +212,7 @@ def _check_one(vid, videos_dir, extensions, options: ProbeOptions, video_list, d
         vid, path, options.sample_rate, min_duration_s=options.min_duration_s,
         audio_tolerance_s=options.audio_tolerance_s,
         audio_tolerance_frac=options.audio_tolerance_frac, backend=options.backend,
+        audio=options.audio,
     )
     return row, source
 

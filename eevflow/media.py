@@ -2,7 +2,8 @@
 
 One manifest row per file (:class:`ProbeResult`). The checks read the container and its streams,
 decode the first, middle and last frame (after a seek, as the decoder will meet them), and decode
-the whole audio track (a damaged track decodes short or raises). Decoding proper is in
+the audio track's first frames and its last seconds after a seek (``probe.audio: ends``; ``full``
+decodes the whole track, which also finds a damaged packet in its middle). Decoding proper is in
 ``eevflow.decoding``; the probe also says which frame path (``decoder``) will decode each file.
 
 Statuses, in the order they are checked: ``missing``, ``corrupt`` (a file that is empty,
@@ -29,6 +30,12 @@ from eevflow.streams import Streams, decord_safe, display_size, read_streams
 DECODABLE = ("ok", "no_audio", "audio_short")
 # Seek this far before the end to find the last frame (longer than any keyframe interval seen).
 TAIL_SEEK_S = 12.0
+# probe.audio: ends decodes this many audio frames at the start (about 0.2 s of AAC at 44.1 kHz)...
+AUDIO_HEAD_FRAMES = 8
+# ...and the audio from this long before the end that the metadata gives (every audio packet of
+# AAC, Opus, Vorbis, MP3 and PCM is a seek point; the margin covers metadata that is a little off)
+AUDIO_TAIL_S = 3.0
+AUDIO_MODES = ("ends", "full")
 
 
 @dataclass
@@ -110,23 +117,28 @@ def probe(
     audio_tolerance_s: float = 0.5,
     audio_tolerance_frac: float = 0.05,
     backend: str = "pyav",
+    audio: str = "ends",
 ) -> ProbeResult:
     """Open the file, read its video and audio properties, and classify it (module docstring).
 
     The audio track is ``audio_short`` when it ends more than max(``audio_tolerance_s``,
     ``audio_tolerance_frac`` x duration) before the picture. ``backend`` is ``decode.backend``:
-    the row's ``decoder`` is the path decode will take for this file.
+    the row's ``decoder`` is the path decode will take for this file. ``audio`` is
+    ``probe.audio``: ``ends`` decodes the audio track's first frames and its last seconds, ``full``
+    all of it (:func:`_check_audio`).
     """
     if backend not in BACKENDS:
         raise ValueError(f"decode backend must be one of {list(BACKENDS)}, not {backend!r}")
+    if audio not in AUDIO_MODES:
+        raise ValueError(f"probe.audio must be one of {list(AUDIO_MODES)}, not {audio!r}")
     row = ProbeResult(video_id=video_id, path=str(path), status="ok", reason="")
     row.status, row.reason = _classify(
-        row, min_duration_s, audio_tolerance_s, audio_tolerance_frac, backend
+        row, min_duration_s, audio_tolerance_s, audio_tolerance_frac, backend, audio
     )
     return row
 
 
-def _classify(row, min_duration_s, audio_tolerance_s, audio_tolerance_frac, backend):
+def _classify(row, min_duration_s, audio_tolerance_s, audio_tolerance_frac, backend, audio):
     """(status, reason) of ``row.path``, filling in the fields of ``row`` it measures."""
     path = row.path
     if not os.path.exists(path):
@@ -156,7 +168,7 @@ def _classify(row, min_duration_s, audio_tolerance_s, audio_tolerance_frac, back
             return "corrupt", problem
         if c.streams.audio:
             row.audio_codec = c.streams.audio[0].codec_context.name
-            problem = _check_audio(c, row)
+            problem = _check_audio(c, row, audio)
             if problem:
                 return "corrupt", problem
     row.decoder, row.decoder_note = "pyav", ""
@@ -263,24 +275,84 @@ def _check_frames(c, vs, row, streams: Streams) -> str:
     return ""
 
 
-def _check_audio(c, row) -> str:
-    """Decode the whole audio track; fill in where it ends. A stream that fails is corrupt."""
+def _check_audio(c, row, mode: str = "ends") -> str:
+    """Find where the audio track ends (``row.audio_duration_s``) and check that it decodes. A
+    stream that fails is corrupt.
+
+    ``full`` decodes the whole track. ``ends`` decodes the first few frames, then seeks to
+    ``AUDIO_TAIL_S`` before where the metadata says the track ends (the audio stream's duration,
+    else the container's) and decodes from there to the end of the file: the last frame decoded
+    is the track's end, as with ``full``, also when the metadata is off (a track shorter than it
+    says is met after the seek, a longer one is read on to its end). Without any duration in the
+    metadata it reads on to the end. What only ``full`` finds: a packet in the middle of the track
+    that does not decode (decode meets it later, in the decode job)."""
     stream = c.streams.audio[0]
     c.seek(0)
-    end, at, n = None, 0.0, 0
-    try:
-        for frame in c.decode(stream):
-            if frame.time is not None:
-                at = float(frame.time)
-                end = at + frame.samples / frame.sample_rate
-            n += frame.samples
-    except av.FFmpegError as exc:
-        return f"audio stream does not decode at {at - row.start_time_s:.2f} s: {_short(exc)}"
-    row.has_audio = n > 0
-    row.audio_duration_s = (end - row.start_time_s) if end is not None else 0.0
+    scan = _AudioScan(row.start_time_s)
+    problem = scan.read(c, stream, None if mode == "full" else AUDIO_HEAD_FRAMES)
+    if not problem and not scan.at_eof:
+        meta_end = _audio_meta_end(c, stream)
+        if meta_end is not None and meta_end - AUDIO_TAIL_S > scan.end:
+            target = meta_end - AUDIO_TAIL_S
+            c.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
+            tail = _AudioScan(row.start_time_s, target)
+            problem = tail.read(c, stream, None)
+            if not problem and tail.samples == 0:  # the seek found nothing: read it all
+                c.seek(0)
+                scan = _AudioScan(row.start_time_s)
+                problem = scan.read(c, stream, None)
+            else:
+                scan.samples += tail.samples
+                scan.end = tail.end if tail.end is not None else scan.end
+        else:  # no duration to seek to, or the end is near: read on
+            problem = scan.read(c, stream, None)
+    if problem:
+        return problem
+    row.has_audio = scan.samples > 0
+    row.audio_duration_s = (scan.end - row.start_time_s) if scan.end is not None else 0.0
     if not row.has_audio:
         return "the audio stream holds no samples"
     return ""
+
+
+class _AudioScan:
+    """Audio frames decoded from the container's position on: samples counted and where the last
+    one ends (container time)."""
+
+    def __init__(self, start_time_s: float, at: float = 0.0) -> None:
+        self.start_time_s = start_time_s
+        self.at = at  # where decoding is (for the error message)
+        self.end: float | None = None
+        self.samples = 0
+        self.at_eof = False
+
+    def read(self, c, stream, limit: int | None) -> str:
+        """Decode up to ``limit`` frames (all with None); "" or why the stream does not decode."""
+        n = 0
+        try:
+            for frame in c.decode(stream):
+                if frame.time is not None:
+                    self.at = float(frame.time)
+                    self.end = self.at + frame.samples / frame.sample_rate
+                self.samples += frame.samples
+                n += 1
+                if limit is not None and n >= limit:
+                    return ""
+        except av.FFmpegError as exc:
+            at = self.at - self.start_time_s
+            return f"audio stream does not decode at {at:.2f} s: {_short(exc)}"
+        self.at_eof = True
+        return ""
+
+
+def _audio_meta_end(c, stream) -> float | None:
+    """Where the metadata says the audio track ends (container time, s): the stream's own
+    duration (mp4, mov), else the container's (Matroska and WebM give no stream duration)."""
+    if stream.duration:
+        return float(((stream.start_time or 0) + stream.duration) * stream.time_base)
+    if c.duration:
+        return ((c.start_time or 0) + c.duration) / av.time_base
+    return None
 
 
 # decord prefixes each message with "[hh:mm:ss] source.cc:line: ", sometimes several times.

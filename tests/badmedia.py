@@ -265,3 +265,28 @@ KINDS: dict[str, Callable[[Path], Expect]] = {
     "wide": write_wide,
     "unsupported_codec": write_unsupported_codec,
 }
+
+
+def write_garbled_audio_middle(path: Path, seconds: int = 8) -> Path:
+    """A healthy ``seconds`` s clip whose audio packets between 2 s and 4 s are replaced by seeded
+    random bytes of the same size (the video and the audio's first and last seconds intact): a
+    damage that only a decode of the whole audio track meets (``probe.audio: full``)."""
+    src = path.with_name(path.stem + ".src.mp4")
+    write_clip(src, pts=list(range(seconds * FPS)))
+    rng = np.random.default_rng(0)
+    with av.open(str(src)) as inp, av.open(str(path), "w") as out:
+        ivs, ias = inp.streams.video[0], inp.streams.audio[0]
+        ovs, oas = out.add_stream_from_template(ivs), out.add_stream_from_template(ias)
+        for pkt in inp.demux():
+            if pkt.dts is None:  # the demuxer's flush packets
+                continue
+            if pkt.stream is ias and 2.0 < float(pkt.pts * ias.time_base) < 4.0:
+                noise = av.Packet(rng.integers(0, 256, pkt.size, dtype=np.uint8).tobytes())
+                noise.pts, noise.dts, noise.time_base = pkt.pts, pkt.dts, pkt.time_base
+                noise.stream = oas
+                out.mux(noise)
+                continue
+            pkt.stream = oas if pkt.stream is ias else ovs
+            out.mux(pkt)
+    src.unlink()
+    return path

@@ -45,6 +45,11 @@ def test_probe_passes_each_case_for_pyav(matrix, case):
     assert row.decoder == "pyav" and row.container and row.codec
     last = float(truth.starts[truth.last] - truth.starts[truth.first])
     assert row.duration_s > last
+    # the default cheap audio check (probe.audio: ends) finds the end a whole-track decode finds,
+    # also in Matroska/WebM (no stream duration: the container's), behind edit lists and late starts
+    full = probe(case, path, audio="full")
+    assert (full.status, full.audio_duration_s) == ("ok", row.audio_duration_s)
+    assert row.audio_duration_s >= truth.seconds
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -128,3 +128,39 @@ def test_odd_and_extreme_sizes_are_letterboxed(tmp_path, writer, shown):
     assert [badmedia.read_code(f) for f in frames] == codes.tolist()
     # rows 1, 3, ... show frames 2, 6, ... whose stripe 1 is white from the picture's top to bottom
     assert frames[1::2, top + 1 : top + h - 1, 30:50].min() > 150
+
+
+@pytest.mark.parametrize("kind", list(badmedia.KINDS))
+def test_the_cheap_audio_check_agrees_with_the_whole_track_decode(tmp_path, kind):
+    """probe.audio ends (the first frames, then the last seconds after a seek) measures what full
+    (every audio frame) measures: the same status, reason and audio end on every kind."""
+    path = tmp_path / f"{kind}.mp4"
+    badmedia.KINDS[kind](path)
+    ends, full = probe(kind, path, audio="ends"), probe(kind, path, audio="full")
+    assert (ends.status, ends.reason, ends.has_audio) == (full.status, full.reason, full.has_audio)
+    np.testing.assert_equal(ends.audio_duration_s, full.audio_duration_s)
+
+
+def test_a_long_track_and_its_short_audio_are_measured_after_the_seek(tmp_path):
+    """20 s of picture: the seek to 3 s before the audio's end skips most of the track, and the
+    end found is the last frame's, as a whole decode finds it (audio of 20 s and of 12 s)."""
+    pts = list(range(20 * badmedia.FPS))
+    for name, audio_s, status in (("whole", None, "ok"), ("short", 12.0, "audio_short")):
+        path = badmedia.write_clip(tmp_path / f"{name}.mp4", pts=pts, audio_s=audio_s)
+        ends, full = probe(name, path), probe(name, path, audio="full")
+        assert ends.status == full.status == status, (ends, full)
+        assert ends.audio_duration_s == full.audio_duration_s
+        assert ends.audio_duration_s == pytest.approx(audio_s or 20.0, abs=0.05)
+
+
+def test_damaged_audio_in_the_middle_is_found_by_the_full_decode_only(tmp_path):
+    """What the cheap check gives up: audio packets that do not decode between 2 s and 4 s of an
+    8 s file. probe.audio: full decodes them and calls the file corrupt; ends reads the first
+    frames and the last 3 s, finds the track's end, and leaves the damage to the decode job."""
+    path = badmedia.write_garbled_audio_middle(tmp_path / "garbled_audio.mp4")
+    full = probe("g", path, audio="full")
+    assert full.status == "corrupt" and "audio stream does not decode at 2.0" in full.reason
+    ends = probe("g", path, audio="ends")
+    assert ends.status == "ok" and ends.audio_duration_s == pytest.approx(8.0, abs=0.05)
+    with pytest.raises(ValueError, match=r"probe.audio must be one of \['ends', 'full'\]"):
+        probe("g", path, audio="middle")
