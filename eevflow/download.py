@@ -4,11 +4,19 @@ Nothing here runs a subprocess or a shell, and no remote string ever becomes par
 ID is checked against a strict ASCII pattern before any network access, yt-dlp writes to a fixed
 file name inside a private temporary directory, and the finished file is moved into place with
 ``os.replace`` so that ``<dest_dir>/<id>.mp4`` exists only once it is complete.
+
+The rate limit (``min_interval_s`` between download starts) holds across processes: the parallel
+download-check jobs (one per split and shard) share it through ``<dest_dir>/.download-slot``, a
+file holding the wall-clock time of the last start, read and rewritten under an exclusive
+``flock``. That works between jobs on one machine, and between machines where the file system
+supports ``flock`` (NFSv4, and Linux maps it onto NFS byte-range locks; Lustre mounted with
+``-o flock``; GPFS, BeeGFS) and the clocks agree (NTP).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import logging
 import os
 import shutil
@@ -25,6 +33,8 @@ from eevflow.ids import InvalidVideoId, validate_youtube_id, video_path
 log = logging.getLogger(__name__)
 
 _REASON_MAX = 200
+# the shared rate limit's lock and last start, in the videos folder (module docstring)
+SLOT_FILE = ".download-slot"
 
 
 def _check_url_template(template: str) -> None:
@@ -122,17 +132,27 @@ def _one_line(err: BaseException) -> str:
     return text if len(text) <= _REASON_MAX else text[: _REASON_MAX - 3] + "..."
 
 
+def _read_start(raw: bytes) -> float | None:
+    """The last start in a slot file (None when it is new, or holds something else)."""
+    try:
+        value = float(raw.decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return value if value == value else None
+
+
 class Downloader:
     """Fetches videos into ``dest_dir`` as ``<id>.mp4``, one at a time, politely.
 
     The file keeps the container yt-dlp delivered (MP4 with the default ``format``); the media
-    readers probe the content, not the name.
+    readers probe the content, not the name. ``starts`` lists the wall-clock times (``time.time``)
+    at which this downloader's attempts claimed their slot.
     """
 
     def __init__(self, dest_dir: str | os.PathLike[str], options: DownloadOptions) -> None:
         self.dest_dir = os.fspath(dest_dir)
         self.options = options
-        self._last_start: float | None = None
+        self.starts: list[float] = []
 
     def fetch(self, video_id: object) -> DownloadResult:
         """Download one video; problems are reported in the result, never raised."""
@@ -160,12 +180,36 @@ class Downloader:
             return DownloadResult(vid, "downloaded", "", final, attempt)
         return DownloadResult(vid, "download_failed", reason, None, self.options.retries)
 
-    def _wait_for_slot(self) -> None:
-        if self._last_start is not None:
-            wait = self.options.min_interval_s - (time.monotonic() - self._last_start)
-            if wait > 0:
-                time.sleep(wait)
-        self._last_start = time.monotonic()
+    def _wait_for_slot(self) -> float:
+        """Wait until ``min_interval_s`` after the last download start of any process sharing
+        ``dest_dir`` and claim the slot: returns the start time written (0 when there is no limit).
+
+        Under the lock, read the last start from the slot file, sleep until the interval has
+        passed, write the new start, unlock: the waiting processes queue on the lock, so their
+        starts are spaced too. A last start in the future (a clock stepped back, or another
+        machine's clock ahead) delays by at most one interval."""
+        interval = self.options.min_interval_s
+        if interval <= 0:
+            return 0.0
+        os.makedirs(self.dest_dir, exist_ok=True)
+        path = os.path.join(self.dest_dir, SLOT_FILE)
+        # O_NOFOLLOW: a symlink planted at the slot's name is refused, never written through
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            last = _read_start(os.pread(fd, 64, 0))
+            now = time.time()
+            if last is not None:
+                due = min(last + interval, now + interval)
+                while now < due:
+                    time.sleep(due - now)
+                    now = time.time()
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{now!r}\n".encode(), 0)
+        finally:
+            os.close(fd)  # releases the lock
+        self.starts.append(now)
+        return now
 
     def _params(self, tmpdir: str) -> dict[str, Any]:
         return {

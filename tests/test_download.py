@@ -13,7 +13,7 @@ import time
 import pytest
 from conftest import write_video
 
-from eevflow.download import DownloadOptions, Downloader
+from eevflow.download import SLOT_FILE, DownloadOptions, Downloader
 from eevflow.ids import InvalidVideoId, validate_local_id, validate_youtube_id, video_path
 
 VID = "AbCdEfGhIj0"
@@ -268,7 +268,7 @@ def test_fetch_rate_limit(server, tmp_path, monkeypatch):
     class Clock:
         now = 100.0
 
-        def monotonic(self):
+        def time(self):
             return self.now
 
         def sleep(self, seconds):
@@ -280,7 +280,7 @@ def test_fetch_rate_limit(server, tmp_path, monkeypatch):
     real_download = yt_dlp.YoutubeDL.download
 
     def timed_download(self, urls):
-        starts.append(clock.monotonic())
+        starts.append(clock.time())
         return real_download(self, urls)
 
     monkeypatch.setattr(yt_dlp.YoutubeDL, "download", timed_download)
@@ -293,6 +293,58 @@ def test_fetch_rate_limit(server, tmp_path, monkeypatch):
     assert len(starts) == 3 and len(requests) >= 3
     gaps = [b - a for a, b in zip(starts, starts[1:])]
     assert all(gap >= 0.3 - 1e-9 for gap in gaps), gaps
+    assert downloader.starts == starts
+    # the last start is in the videos folder's slot file, for the next process
+    assert float((tmp_path / SLOT_FILE).read_text()) == starts[-1]
+    # a start in the future (another machine's clock ahead) delays by one interval, not more
+    (tmp_path / SLOT_FILE).write_text("1e12\n")
+    before = clock.now
+    assert downloader._wait_for_slot() == pytest.approx(before + 0.3)
+
+
+# Each child downloads its IDs from the test server once the shared go time has come, and prints
+# the wall-clock starts its downloader claimed.
+FETCH_CHILD = """
+import json, sys, time
+from eevflow.download import Downloader, DownloadOptions
+dest, template, go, ids = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4:]
+d = Downloader(dest, DownloadOptions(enabled=True, url_template=template, min_interval_s=0.5))
+time.sleep(max(0.0, go - time.time()))
+results = [d.fetch(v) for v in ids]
+print(json.dumps({"status": [r.status for r in results], "starts": d.starts}))
+"""
+
+
+def test_the_rate_limit_holds_across_processes(server, tmp_path):
+    """Two processes (two download-check jobs) downloading into one videos folder at the same
+    time: all their download starts, together, are min_interval_s apart (the flock'ed slot file);
+    each process alone would have started its first download at once."""
+    import json
+    import subprocess
+    import sys
+
+    _, template, requests = server
+    dest = tmp_path / "videos"
+    go = time.time() + 4.0  # both children are up (imports) by then
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), *sys.path])}
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", FETCH_CHILD, str(dest), template, repr(go), *ids],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        for ids in (["RateLimit01", "RateLimit02"], ["RateLimit03", VID])
+    ]
+    outs = [child.communicate(timeout=120) for child in children]
+    assert [c.returncode for c in children] == [0, 0], [err[-2000:] for _, err in outs]
+    got = [json.loads(out.strip().splitlines()[-1]) for out, _ in outs]
+    assert all(g["status"] == ["downloaded", "downloaded"] for g in got), got
+    starts = sorted(t for g in got for t in g["starts"])
+    assert len(starts) == 4 and starts[0] >= go
+    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    assert all(gap >= 0.5 for gap in gaps), gaps
+    assert len(requests) >= 4 and sorted(os.listdir(dest)) == sorted(
+        [SLOT_FILE, "RateLimit01.mp4", "RateLimit02.mp4", "RateLimit03.mp4", f"{VID}.mp4"]
+    )
 
 
 def test_download_check_downloads_probes_and_records_failures(server, tmp_path):
