@@ -6,7 +6,8 @@ decoded shard's folder is eevflow/decoded_shard.py's.
     {results_dir}/
       labels/{split}.parquet                         labels, test_ground_truth
              test_truth.parquet
-      manifest/{split}.parquet                       download_check
+      manifest/{split}/shard-{shard}.parquet         download_check (one per split and shard)
+               {split}.parquet                       merge_manifest (the split's shards, merged)
                report.json, report.md                dataset_report
       decoded/{split}/shard-{shard}/                 decode (its contents: eevflow/decoded_shard.py)
       features/{extractor}/{split}/shard-{shard}.parquet   extract
@@ -60,7 +61,12 @@ class Layout:
         return self._path("labels", "test_oracle.parquet")
 
     def manifest(self, split: str) -> str:
+        """The split's manifest: every label-file video's row, in label-file order."""
         return self._path("manifest", f"{split}.parquet")
+
+    def manifest_shard(self, split: str, shard: str) -> str:
+        """The rows of one shard's videos, as its download_check job wrote them."""
+        return self._path("manifest", split, f"{self.shard_name(shard)}.parquet")
 
     def dataset_report(self, ext: str) -> str:
         """``ext``: json or md."""

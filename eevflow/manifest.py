@@ -28,6 +28,7 @@ from eevflow.ids import InvalidVideoId, video_path
 from eevflow.media import ProbeResult, probe
 from eevflow.options import Options, option
 from eevflow.past_end import rows_past_end
+from eevflow.shards import shard_of
 
 log = logging.getLogger(__name__)
 
@@ -175,10 +176,43 @@ def check_videos(
                      "rows_past_end": past})
     df = pd.DataFrame(rows)
     if df.empty:
-        df = pd.DataFrame(
-            columns=[*asdict(ProbeResult("", "", "", "")), "source", "rows", "rows_past_end"]
-        )
+        df = pd.DataFrame(columns=manifest_columns())
     return df
+
+
+def manifest_columns() -> list[str]:
+    """The manifest's columns, in order."""
+    return [*asdict(ProbeResult("", "", "", "")), "source", "rows", "rows_past_end"]
+
+
+def shard_ids(video_ids, shard: int, n_shards: int) -> list[str]:
+    """The IDs of one shard (``eevflow.shards.shard_of``, as decode and extract shard them), in
+    the given order: the videos one download_check job checks."""
+    return [str(v) for v in video_ids if shard_of(str(v), n_shards) == shard]
+
+
+def merge_manifests(parts: list[pd.DataFrame], video_ids) -> pd.DataFrame:
+    """A split's manifest from its shards' manifests: one row per video of ``video_ids`` (the
+    label file's, in its order), the same columns. A video in no shard manifest, in two, or in
+    one but not in ``video_ids`` (shard manifests left from another label file or ``n_shards``)
+    is an error that names them."""
+    frames = [p for p in parts if len(p)]
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=manifest_columns())
+    ids = df["video_id"].astype(str)
+    want = list(dict.fromkeys(str(v) for v in video_ids))
+    problems = []
+    for what, bad in (
+        ("in two shard manifests", sorted(set(ids[ids.duplicated()]))),
+        ("in no shard manifest", sorted(set(want) - set(ids))),
+        ("in a shard manifest but not in the label file", sorted(set(ids) - set(want))),
+    ):
+        if bad:
+            shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+            problems.append(f"{len(bad)} video(s) {what}: {shown}")
+    if problems:
+        raise ValueError("the shard manifests do not match the label file: " + "; ".join(problems))
+    return df.iloc[pd.Index(ids).get_indexer(want)].reset_index(drop=True)
 
 
 def _check_one(vid, videos_dir, extensions, options: ProbeOptions, video_list, downloader):

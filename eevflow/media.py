@@ -28,7 +28,8 @@ from eevflow.streams import Streams, decord_safe, display_size, read_streams
 
 # Statuses whose files decode_video can decode (which of them go on is the config's choice).
 DECODABLE = ("ok", "no_audio", "audio_short")
-# Seek this far before the end to find the last frame (longer than any keyframe interval seen).
+# The last frame is found from the last keyframe (a seek to the end); where that seek finds no
+# frame, from this far before the end (longer than any keyframe interval seen).
 TAIL_SEEK_S = 12.0
 # probe.audio: ends decodes this many audio frames at the start (about 0.2 s of AAC at 44.1 kHz)...
 AUDIO_HEAD_FRAMES = 8
@@ -250,14 +251,20 @@ def _check_frames(c, vs, row, streams: Streams) -> str:
             mid, _ = _frame_near(c, vs, at)
             if mid is not None:
                 frames.append(mid)
-            at = max(start, start + total - TAIL_SEEK_S)
-            c.seek(int(at / vs.time_base), stream=vs, backward=True, any_frame=False)
-        else:  # no duration in the container: read it all
-            c.seek(vs.start_time or 0, stream=vs, backward=True, any_frame=False)
-        count, last = 0, None
-        for frame in c.decode(vs):
-            count, last = count + 1, frame
-            at = float(frame.time or at)
+        # the last frame: decode from the last keyframe before the end (a seek to the end lands
+        # there), else from TAIL_SEEK_S before it; no duration in the container: read it all
+        for back in (0.0, TAIL_SEEK_S) if total else (None,):
+            if back is None:
+                c.seek(vs.start_time or 0, stream=vs, backward=True, any_frame=False)
+            else:
+                at = max(start, start + total - back)
+                c.seek(int(at / vs.time_base), stream=vs, backward=True, any_frame=False)
+            count, last = 0, None
+            for frame in c.decode(vs):
+                count, last = count + 1, frame
+                at = float(frame.time or at)
+            if last is not None:
+                break
     except av.FFmpegError as exc:
         return f"video frame at {at - start:.2f} s (of {total or float('nan'):.2f} s) does not " \
             f"decode ({what}): {_short(exc)}"

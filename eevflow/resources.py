@@ -77,3 +77,29 @@ def _seconds(value) -> float:
     except (TypeError, ValueError):
         return 600.0
     return v if math.isfinite(v) and v > 0 else 600.0
+
+
+# download_check (bench/bench_probe.py, BENCHMARKS.md "Probe and download_check per shard"): the
+# probe of a 10-minute 720p H.264 file, the longest EEV-like video, took PROBE_S_PER_VIDEO on 2
+# cores (probe.audio: ends); a download is not measured here (no network): DOWNLOAD_S_PER_VIDEO is
+# a 4-minute 720p video (about 40 MB) at 1 MB/s, yt-dlp's start-up included.
+PROBE_S_PER_VIDEO = 1.0
+DOWNLOAD_S_PER_VIDEO = 60.0
+
+
+def download_check_resources(
+    n_videos: int, download: bool = False, min_interval_s: float = 0.0, parallel_jobs: int = 1
+) -> dict[str, int]:
+    """For a download_check job over ``n_videos`` videos (one (split, shard)). Time: four times
+    the measured probe per video (VP9, AV1, 1080p and slow disks), and with ``download`` the
+    download of each and its wait for the rate limit, which ``parallel_jobs`` jobs share (each
+    start may wait for one start of every other job). Memory does not grow with the count (one
+    file is open at a time; a row is a few hundred bytes): the peak is the probe's decoder and
+    yt-dlp, which the flat figure covers."""
+    per_video = 4 * PROBE_S_PER_VIDEO
+    if download:
+        per_video += DOWNLOAD_S_PER_VIDEO + max(1, parallel_jobs) * max(0.0, min_interval_s)
+    return {
+        "mem_mb": 1500,
+        "runtime": int(5 + math.ceil(max(0, n_videos) * per_video / 60)),
+    }

@@ -19,7 +19,7 @@ from eevflow.ids import InvalidVideoId
 from eevflow.ids import video_path as safe_video_path
 from eevflow.labels import read_video_ids
 from eevflow.layout import Layout
-from eevflow.manifest import find_video, usable_statuses
+from eevflow.manifest import find_video, shard_ids, usable_statuses
 from eevflow.shards import shard_of
 
 config = eevconfig.validate_config(
@@ -75,6 +75,7 @@ CODE = {
     "demo_data": ("eevflow.demo",),
     "labels": ("eevflow.labels",),
     "download_check": ("eevflow.manifest",),
+    "merge_manifest": ("eevflow.manifest",),
     "dataset_report": ("eevflow.manifest",),
     "decode": ("eevflow.decoded_shard",),
     "train": ("eevflow.training", "eevflow.past_end"),
@@ -133,13 +134,20 @@ def demo_oracle_output():
     return {"oracle": path} if path else {}
 
 
+def listed_shard_ids(split, shard):
+    """The split's video IDs in one shard (eevflow.shards.shard_of, as decode and extract shard
+    them): the videos one download_check job checks."""
+    return shard_ids(listed_ids(split), int(shard), N_SHARDS)
+
+
 def download_check_videos(wildcards):
-    """The split's video files that exist (or that the demo rule will write). IDs that cannot
+    """The shard's video files that exist (or that the demo rule will write). IDs that cannot
     name a file are left to the job, which records them as invalid_id."""
+    ids = listed_shard_ids(wildcards.split, wildcards.shard)
     if DEMO:
-        return [video_path(v) for v in listed_ids(wildcards.split)]
+        return [video_path(v) for v in ids]
     found = []
-    for v in listed_ids(wildcards.split):
+    for v in ids:
         try:
             path = find_video(
                 config["data"]["videos_dir"], v, config["data"]["video_extensions"]
@@ -151,7 +159,18 @@ def download_check_videos(wildcards):
     return found
 
 
-@functools.lru_cache(maxsize=16)
+def download_check_resource(key):
+    """From the shard's number of videos (and the download settings: with downloading on, the
+    shared rate limit spaces the starts of all parallel jobs)."""
+    return lambda wc: jobsize.download_check_resources(
+        len(listed_shard_ids(wc.split, wc.shard)),
+        download=config["download"].get("enabled", False),
+        min_interval_s=config["download"].get("min_interval_s") or 0.0,
+        parallel_jobs=N_SHARDS,
+    )[key]
+
+
+@functools.lru_cache(maxsize=256)
 def _read_manifest(path, mtime_ns):
     """A manifest, read once per version of the file (input functions and resources ask for
     it once per shard)."""
@@ -164,8 +183,15 @@ def read_manifest(path):
     return _read_manifest(path, os.stat(path).st_mtime_ns)
 
 
-def manifest_rows(split):
-    return read_manifest(checkpoints.download_check.get(split=split).output.manifest)
+def manifest_rows(split, shard=None):
+    """The download-check rows of one shard of the split (its checkpoint's manifest: a decode job
+    waits for its own shard's download_check only); without a shard, of every shard (all of
+    the split's checkpoints), in shard order."""
+    if shard is None:
+        return pd.concat([manifest_rows(split, s) for s in SHARDS])
+    return read_manifest(
+        checkpoints.download_check.get(split=split, shard=shard).output.manifest
+    )
 
 
 def shard_rows(manifest, shard):
@@ -178,7 +204,8 @@ def shard_rows(manifest, shard):
 
 def decode_inputs(wildcards):
     """The files download_check probed (or downloaded) for the shard's videos."""
-    return shard_rows(manifest_rows(wildcards.split), wildcards.shard)["path"].tolist()
+    rows = manifest_rows(wildcards.split, wildcards.shard)
+    return shard_rows(rows, wildcards.shard)["path"].tolist()
 
 
 # probe.labels_past_end: drop: train, ensemble and score read the manifests to leave the label rows
@@ -302,9 +329,9 @@ def all_targets():
 
 # Resources from the size of each job (eevflow/resources.py; figures in BENCHMARKS.md). Decode
 # jobs exist before download_check has run (their shard is known, not their videos), so their
-# sizes come from the manifest file when it is there, and a default until then.
+# sizes come from the shard's manifest file when it is there, and a default until then.
 def _shard_durations(split, shard):
-    path = L.manifest(split)
+    path = L.manifest_shard(split, shard)
     if not os.path.exists(path):
         return [float("nan")]
     return shard_rows(read_manifest(path), shard)["duration_s"].astype(float).tolist()
@@ -319,7 +346,7 @@ def decode_resource(key):
 def decode_videos(wildcards):
     """The shard's videos as video ID -> the file download_check probed (the job reads IDs and
     files from this one mapping; its input lists the same files for the dependency)."""
-    rows = shard_rows(manifest_rows(wildcards.split), wildcards.shard)
+    rows = shard_rows(manifest_rows(wildcards.split, wildcards.shard), wildcards.shard)
     return dict(zip(rows["video_id"], rows["path"]))
 
 

@@ -91,23 +91,29 @@ if HAS_ORACLE:
             "../workflow_scripts/labels.py"
 
 
+# One job per (split, shard), the shards of decode: a decode job waits for its own shard's check
+# only, and a split's 3,061 videos are checked by n_shards jobs side by side.
 checkpoint download_check:
     input:
         labels=L.labels("{split}"),
         videos=download_check_videos,
         video_list=VIDEO_LIST or [],
     output:
-        manifest=L.manifest("{split}"),
+        manifest=L.manifest_shard("{split}", "{shard}"),
     log:
-        L.log("download_check", "{split}"),
+        L.log("download_check", "{split}", shard="{shard}"),
+    benchmark:
+        L.benchmark("download_check", "{split}", shard="{shard}")
     conda:
         ENV
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=download_check_resource("mem_mb"),
+        runtime=download_check_resource("runtime"),
     params:
         code=code("download_check"),
+        shard=lambda wc: int(wc.shard),
+        n_shards=N_SHARDS,
         videos_dir=config["data"]["videos_dir"],
         extensions=config["data"]["video_extensions"],
         probe=config["probe"],
@@ -115,6 +121,28 @@ checkpoint download_check:
         download=config["download"],
     script:
         "../workflow_scripts/download_check.py"
+
+
+# The split's manifest (every label-file video, in label-file order) from its shards' manifests:
+# what dataset_report, past-end handling and scoring read.
+rule merge_manifest:
+    input:
+        labels=L.labels("{split}"),
+        shards=expand(L.manifest_shard("{{split}}", "{shard}"), shard=SHARDS),
+    output:
+        manifest=L.manifest("{split}"),
+    log:
+        L.log("merge_manifest", "{split}"),
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        code=code("merge_manifest"),
+    script:
+        "../workflow_scripts/merge_manifest.py"
 
 
 rule dataset_report:

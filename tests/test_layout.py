@@ -18,6 +18,8 @@ CASES = [
     ("labels", ("train",), "labels/train.parquet", ("{split}",), "labels/{split}.parquet"),
     ("test_truth", (), "labels/test_truth.parquet", (), "labels/test_truth.parquet"),
     ("manifest", ("val",), "manifest/val.parquet", ("{split}",), "manifest/{split}.parquet"),
+    ("manifest_shard", ("val", "003"), "manifest/val/shard-003.parquet",
+     ("{split}", "{shard}"), "manifest/{split}/shard-{shard}.parquet"),
     ("dataset_report", ("md",), "manifest/report.md", ("json",), "manifest/report.json"),
     ("decoded", ("test", "007"), "decoded/test/shard-007",
      ("{split}", "{shard}"), "decoded/{split}/shard-{shard}"),

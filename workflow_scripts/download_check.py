@@ -1,4 +1,5 @@
-"""Check (and, if enabled, download) every listed video of a split into the manifest."""
+"""Check (and, if enabled, download) the listed videos of one (split, shard) into the shard's
+manifest (merge_manifest.py joins a split's shards)."""
 
 import _paths  # noqa: F401  (makes eevflow importable)
 import logging
@@ -7,16 +8,19 @@ import pandas as pd
 
 from eevflow.download import DownloadOptions
 from eevflow.io import atomic_path
-from eevflow.manifest import ProbeOptions, check_videos, read_video_list
+from eevflow.manifest import ProbeOptions, check_videos, read_video_list, shard_ids
 from eevflow.runtime import run_script
 
 
 def main(sm):
     labels = pd.read_parquet(sm.input.labels, columns=["video_id", "timestamp_us"])
     times = {v: g["timestamp_us"].to_numpy() for v, g in labels.groupby("video_id", sort=False)}
+    ids = shard_ids(times, sm.params.shard, sm.params.n_shards)
+    logging.info("shard %d of %d: %d of the split's %d videos", sm.params.shard,
+                 sm.params.n_shards, len(ids), len(times))
     listed = set(read_video_list(sm.input.video_list)) if sm.input.get("video_list") else None
     df = check_videos(
-        list(times),
+        ids,
         sm.params.videos_dir,
         list(sm.params.extensions),
         options=ProbeOptions.from_config(sm.params.probe, sm.params.decode),
