@@ -6,8 +6,9 @@ rows each at 6 Hz; train/val with 15 scores, test with the ID and timestamp only
 and configs/eev_paper.yaml pointed at them, then times ``snakemake --dry-run`` twice over:
 
 * ``fresh``: nothing but the label files (no videos, nothing run yet), what a user sees first;
-* ``checked``: after labels and download-check, with manifests that call every video ``ok``
-  (placeholder video files), so every job's input functions read the manifests.
+* ``checked``: after labels and download-check (one job per split and shard) and the merge of
+  each split's shard manifests, with manifests that call every video ``ok`` (placeholder video
+  files), so every job's input functions read the manifests.
 
     python bench/bench_dryrun.py --work /tmp/eev-dryrun --repeat 3
 
@@ -69,9 +70,11 @@ def prepare(work: Path, rows_per_video: int = ROWS_PER_VIDEO) -> Path:
 
 
 def mark_checked(work: Path) -> None:
-    """What labels + download_check would leave: parsed labels, a placeholder file per video and
-    manifests (newer than both) that call every video ok."""
+    """What labels + download_check + merge_manifest would leave: parsed labels, a placeholder
+    file per video, shard manifests (newer than both) that call every video ok and each split's
+    merged manifest (newer still)."""
     from eevflow.labels import read_labels, write_labels_parquet
+    from eevflow.shards import shard_of
 
     cfg = yaml.safe_load((work / "config.yaml").read_text())
     layout, videos = Layout(cfg["results_dir"]), Path(cfg["data"]["videos_dir"])
@@ -82,13 +85,22 @@ def mark_checked(work: Path) -> None:
             (videos / f"{vid}.mp4").touch()
         write_labels_parquet(df, layout.labels(split))
         durations[split] = df.groupby("video_id", sort=False)["timestamp_us"].max() / 1e6
-    time.sleep(1.1)  # manifests newer than the labels and videos
+    manifests = {}
     for split, dur in durations.items():
-        Path(layout.manifest(split)).parent.mkdir(parents=True, exist_ok=True)
-        manifest = pd.DataFrame({
+        manifests[split] = pd.DataFrame({
             "video_id": dur.index, "path": [str(videos / f"{v}.mp4") for v in dur.index],
             "status": "ok", "reason": "", "duration_s": dur.to_numpy(),
         })
+    n_shards = cfg["n_shards"]
+    time.sleep(1.1)  # shard manifests newer than the labels and videos
+    for split, manifest in manifests.items():
+        shard = np.array([shard_of(v, n_shards) for v in manifest["video_id"]])
+        for k in range(n_shards):
+            path = Path(layout.manifest_shard(split, f"{k:03d}"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            manifest[shard == k].to_parquet(path, index=False)
+    time.sleep(1.1)  # merged manifests newer than the shards'
+    for split, manifest in manifests.items():
         manifest.to_parquet(layout.manifest(split), index=False)
 
 

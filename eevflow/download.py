@@ -155,7 +155,8 @@ class Downloader:
         self.starts: list[float] = []
 
     def fetch(self, video_id: object) -> DownloadResult:
-        """Download one video; problems are reported in the result, never raised."""
+        """Download one video; its problems are reported in the result, never raised (a slot file
+        that cannot be opened or locked, a problem of the videos folder, raises RuntimeError)."""
         try:
             vid = validate_youtube_id(video_id)
             final = video_path(self.dest_dir, vid)
@@ -193,10 +194,20 @@ class Downloader:
             return 0.0
         os.makedirs(self.dest_dir, exist_ok=True)
         path = os.path.join(self.dest_dir, SLOT_FILE)
-        # O_NOFOLLOW: a symlink planted at the slot's name is refused, never written through
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            # O_NOFOLLOW: a symlink planted at the slot's name is refused, never written through
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            raise RuntimeError(f"download rate limit: cannot open {path}: {exc}") from exc
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError as exc:
+                raise RuntimeError(
+                    f"download rate limit: cannot flock {path} ({exc}); the videos folder's file "
+                    "system must support flock (README: Downloading), or set "
+                    "download.min_interval_s: 0"
+                ) from exc
             last = _read_start(os.pread(fd, 64, 0))
             now = time.time()
             if last is not None:

@@ -404,3 +404,12 @@ def test_download_check_leaves_a_live_symlink_alone(server, tmp_path):
     assert df["status"].tolist() == ["ok"] and df["source"].tolist() == ["local"]
     assert df["path"].tolist() == [os.path.join(dest, f"{VID}.mp4")]
     assert requests == [] and os.path.islink(dest / f"{VID}.mp4")
+
+
+def test_a_symlink_at_the_slot_file_is_refused_with_a_clear_error(tmp_path):
+    (tmp_path / "elsewhere").write_text("keep")
+    (tmp_path / SLOT_FILE).symlink_to(tmp_path / "elsewhere")
+    opts = DownloadOptions(min_interval_s=0.1)
+    with pytest.raises(RuntimeError, match=r"download rate limit: cannot open .*\.download-slot"):
+        Downloader(tmp_path, opts)._wait_for_slot()
+    assert (tmp_path / "elsewhere").read_text() == "keep"

@@ -1,6 +1,6 @@
 """An EEV-sized dry run (configs/eev_paper.yaml on 5,153 video IDs, real-sized label files written
-here, no videos): Snakemake plans it, and the plan is one a scheduler can take: decode one job per
-(split, shard), not one per video. The time is printed, not asserted (figures in BENCHMARKS.md,
+here, no videos): Snakemake plans it, and the plan is one a scheduler can take: download_check and
+decode one job per (split, shard), not one per video. The time is printed, not asserted (figures in BENCHMARKS.md,
 from bench/bench_dryrun.py, which this test shares)."""
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ def test_an_eev_sized_dataset_plans_a_job_count_a_scheduler_can_take(tmp_path):
     # fresh: only label files, no videos; the whole plan is known before download_check runs
     seconds, fresh = bench_dryrun.dry_run(tmp_path)
     print(f"\nEEV-sized dry run, fresh: {seconds:.1f} s, {fresh}")
-    assert fresh["labels"] == 3 and fresh["download_check"] == 3
-    assert fresh["decode"] == 3 * shards  # not 5,153
+    assert fresh["labels"] == 3 and fresh["merge_manifest"] == 3
+    assert fresh["download_check"] == fresh["decode"] == 3 * shards  # not 5,153
     assert fresh["extract"] == n_ext * 3 * shards
     assert fresh["train"] == len(cfg["variants"]) and fresh["submission"] == models
     assert fresh["total"] == sum(v for k, v in fresh.items() if k != "total")
@@ -42,6 +42,6 @@ def test_an_eev_sized_dataset_plans_a_job_count_a_scheduler_can_take(tmp_path):
     bench_dryrun.mark_checked(tmp_path)
     seconds, checked = bench_dryrun.dry_run(tmp_path)
     print(f"EEV-sized dry run, after download_check: {seconds:.1f} s, {checked}")
-    assert "labels" not in checked and "download_check" not in checked
+    assert not {"labels", "download_check", "merge_manifest"} & set(checked)
     assert checked["decode"] == 3 * shards and checked["extract"] == n_ext * 3 * shards
-    assert checked["total"] == fresh["total"] - 6
+    assert checked["total"] == fresh["total"] - 3 - 3 * shards - 3
