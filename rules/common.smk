@@ -134,10 +134,11 @@ def demo_oracle_output():
     return {"oracle": path} if path else {}
 
 
+@functools.cache
 def listed_shard_ids(split, shard):
     """The split's video IDs in one shard (eevflow.shards.shard_of, as decode and extract shard
     them): the videos one download_check job checks."""
-    return shard_ids(listed_ids(split), int(shard), N_SHARDS)
+    return tuple(shard_ids(listed_ids(split), int(shard), N_SHARDS))
 
 
 def download_check_videos(wildcards):
