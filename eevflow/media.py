@@ -299,7 +299,7 @@ def _check_audio(c, row, mode: str = "ends") -> str:
     problem = scan.read(c, stream, None if mode == "full" else AUDIO_HEAD_FRAMES)
     if not problem and not scan.at_eof:
         meta_end = _audio_meta_end(c, stream)
-        if meta_end is not None and meta_end - AUDIO_TAIL_S > scan.end:
+        if meta_end is not None and meta_end - AUDIO_TAIL_S > (scan.end or 0.0):
             target = meta_end - AUDIO_TAIL_S
             c.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
             tail = _AudioScan(row.start_time_s, target)

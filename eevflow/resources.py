@@ -80,9 +80,10 @@ def _seconds(value) -> float:
 
 
 # download_check (bench/bench_probe.py, BENCHMARKS.md "Probe and download_check per shard"): the
-# probe of a 10-minute 720p H.264 file, the longest EEV-like video, took PROBE_S_PER_VIDEO on 2
-# cores (probe.audio: ends); a download is not measured here (no network): DOWNLOAD_S_PER_VIDEO is
-# a 4-minute 720p video (about 40 MB) at 1 MB/s, yt-dlp's start-up included.
+# probe of a 10-minute 720p H.264 file, longer than most EEV videos, took 0.58 s on 2 cores
+# (probe.audio: ends; 1.5 s on a heavily loaded machine), PROBE_S_PER_VIDEO rounds it up; a
+# download is not measured here (no network): DOWNLOAD_S_PER_VIDEO is a 4-minute 720p video
+# (about 40 MB) at 1 MB/s, yt-dlp's start-up included.
 PROBE_S_PER_VIDEO = 1.0
 DOWNLOAD_S_PER_VIDEO = 60.0
 
