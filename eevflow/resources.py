@@ -104,3 +104,15 @@ def download_check_resources(
         "mem_mb": 1500,
         "runtime": int(5 + math.ceil(max(0, n_videos) * per_video / 60)),
     }
+
+
+RETRY_GROWTH = 1.0  # each retry asks for this much more of the first attempt's memory and time
+
+
+def on_attempt(value: int, attempt: int) -> int:
+    """A job's request on its ``attempt``-th try (1 = the first): the first attempt's ``value``
+    plus :data:`RETRY_GROWTH` x ``value`` for every retry, so a job that a scheduler killed for
+    its memory or time limit (or that failed for any reason) asks for 2x, then 3x. The profiles'
+    ``retries`` says how many tries there are (profiles/slurm: 2 retries)."""
+    attempt = max(1, int(attempt))
+    return int(round(value * (1 + RETRY_GROWTH * (attempt - 1))))

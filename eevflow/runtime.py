@@ -23,8 +23,9 @@ def run_script(snakemake, main: Callable) -> None:
         handlers=handlers,
         force=True,
     )
-    limit_threads(int(getattr(snakemake, "threads", 1) or 1))
-    limit_gpus(_gpu_resource(snakemake))
+    threads = int(getattr(snakemake, "threads", 1) or 1)
+    limit_threads(threads)
+    limit_gpus(_gpu_resource(snakemake), asked=_asked(snakemake, threads))
     try:
         main(snakemake)
     except Exception:
@@ -52,7 +53,20 @@ def _gpu_resource(snakemake) -> int:
         return 0
 
 
-def limit_gpus(n: int) -> None:
+def _asked(snakemake, threads: int) -> str:
+    """What the job was given besides GPUs (threads, ``mem_mb``, ``runtime`` in minutes), for its
+    log: a retried job (profiles: ``retries``) shows the larger requests of its new attempt, and
+    its peak memory (the ``benchmark:`` file's ``max_rss``) can be read against ``mem_mb``."""
+    resources = getattr(snakemake, "resources", None)
+    parts = [f"threads={threads}"]
+    for key in ("mem_mb", "runtime"):
+        value = getattr(resources, key, None)
+        if value is not None:
+            parts.append(f"{key}={value}")
+    return ", ".join(parts)
+
+
+def limit_gpus(n: int, asked: str = "") -> None:
     """Use the GPUs the job was given, never more.
 
     A job given no GPU (``gpu: 0``: decoding, log-mel, the CPU-side rules) sees none, so
@@ -65,6 +79,6 @@ def limit_gpus(n: int) -> None:
     if n <= 0:
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
     logging.getLogger("eevflow").info(
-        "job resources: gpu=%d, CUDA_VISIBLE_DEVICES=%r",
-        n, os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "job resources: gpu=%d, CUDA_VISIBLE_DEVICES=%r%s",
+        n, os.environ.get("CUDA_VISIBLE_DEVICES"), f", {asked}" if asked else "",
     )

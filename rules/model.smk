@@ -42,6 +42,8 @@ rule predict:
         L.predictions("{variant}", "{pred_split}"),
     log:
         L.log("predict", "{variant}", "{pred_split}"),
+    benchmark:
+        L.benchmark("predict", "{variant}", "{pred_split}")
     conda:
         ENV
     threads: 2
@@ -68,6 +70,8 @@ rule select_sweep:
         table=L.sweep_table("{sweep}"),
     log:
         L.log("select_sweep", "{sweep}"),
+    benchmark:
+        L.benchmark("select_sweep", "{sweep}")
     conda:
         ENV
     threads: 2

@@ -159,7 +159,7 @@ def _fake_snakemake(tmp_path: Path, option: str) -> SimpleNamespace:
 @pytest.mark.parametrize("option", ["exclude", "constant_policy"])
 def test_score_script_writes_the_unscorable_videos(tmp_path, monkeypatch, option):
     monkeypatch.setattr(runtime, "limit_threads", lambda n: None)
-    monkeypatch.setattr(runtime, "limit_gpus", lambda n: None)
+    monkeypatch.setattr(runtime, "limit_gpus", lambda n, asked="": None)
     monkeypatch.syspath_prepend(str(REPO / "workflow_scripts"))  # the script imports _paths
     sm = _fake_snakemake(tmp_path, option)
     (tmp_path / "scores").mkdir()

@@ -18,7 +18,8 @@ import json, os, sys, types
 from eevflow.runtime import run_script
 
 sm = types.SimpleNamespace(log=[sys.argv[1]], threads=int(sys.argv[2]),
-                           resources=types.SimpleNamespace(gpu=int(sys.argv[3])))
+                           resources=types.SimpleNamespace(gpu=int(sys.argv[3]), mem_mb=3000,
+                                                     runtime=45))
 
 def main(sm):
     import torch
@@ -58,5 +59,10 @@ def test_a_gpu_job_keeps_the_cards_its_scheduler_gave_it(tmp_path):
     out = run_job(tmp_path, threads=1, gpu=1, cuda_visible="3")  # as SLURM sets it
     assert out["cuda_visible"] == "3"
     assert "gpu=1, CUDA_VISIBLE_DEVICES='3'" in out["log"]
+
+
+def test_the_log_records_the_memory_and_time_the_job_was_given(tmp_path):
+    out = run_job(tmp_path, threads=2, gpu=0, cuda_visible=None)
+    assert "threads=2, mem_mb=3000, runtime=45" in out["log"]
     out = run_job(tmp_path, threads=1, gpu=1, cuda_visible=None)  # local: left as it is
     assert out["cuda_visible"] is None

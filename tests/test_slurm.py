@@ -125,6 +125,8 @@ def test_profile_asks_for_gpus_only_where_the_rules_need_them():
     assert {"slurm_partition", "slurm_account", "runtime", "mem_mb"} <= set(
         profile["default-resources"]
     )
+    # a failed job is tried again, asking for more (rules: eevflow.resources.on_attempt)
+    assert profile["retries"] >= 1
 
 
 @pytest.fixture(scope="module")
@@ -153,6 +155,9 @@ def slurm_run(cluster, tmp_path_factory):
     profile["set-threads"] = {rule: 1 for rule in ("demo_data", *GPU_RULES)}
     profile["slurm-init-seconds-before-status-checks"] = 5
     profile["slurm-keep-successful-logs"] = True
+    # the plugin's report of what each job used against what it asked for (docs/slurm.md)
+    profile["slurm-efficiency-report"] = True
+    profile["slurm-efficiency-report-path"] = str(workdir / "efficiency")
     (workdir / "profile").mkdir(exist_ok=True)
     (workdir / "profile" / "config.yaml").write_text(yaml.safe_dump(profile))
 
@@ -254,3 +259,17 @@ def test_the_slurm_run_writes_the_workflow_outputs(slurm_run):
     assert set(scores["split"]) == {"val", "test"}
     for model in ("tcn_pe_av", "ens"):
         assert len(pd.read_csv(res / "submission" / f"{model}.csv")) > 0
+
+
+def test_every_job_used_less_memory_than_it_asked_for(slurm_run):
+    """The plugin's efficiency report (sacct's MaxRSS against ReqMem, per job step), as
+    docs/slurm.md tells users to read it: no rule's request is too small for its job."""
+    workdir, *_ = slurm_run
+    reports = list((workdir / "efficiency").glob("efficiency_report_*.csv"))
+    assert len(reports) == 1, reports
+    df = pd.read_csv(reports[0])
+    print("\n" + df[["JobID", "RuleName", "Elapsed", "MaxRSS_MB", "RequestedMem_MB",
+                     "Memory Usage (%)"]].to_string(index=False))
+    assert len(df) > 0 and df["RuleName"].notna().all()
+    assert (df["RequestedMem_MB"] > 0).all()
+    assert (df["Memory Usage (%)"] < 100).all(), df.to_string()
