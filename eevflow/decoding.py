@@ -31,8 +31,10 @@ took):
 
 Frames are upright as displayed (the container's rotation applied, non-square pixels stretched to
 their display aspect), scaled with the aspect kept so the longer side is ``frame_size``,
-zero-padded (centred) to a square, RGB uint8, written row by row into a memory-mapped ``.npy``:
-memory holds one decoded picture (decord: one chunk of rows), whatever the video's length.
+zero-padded (centred) to a square, RGB uint8, handed row by row to the store
+(``decode.store``, eevflow.media_store: a memory-mapped ``.npy``, JPEGs appended to an Arrow file
+in batches, or nothing): memory holds one decoded picture (decord: one chunk of rows), whatever
+the video's length.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from eevflow.audio_path import audio_decoder, check_audio_path
 from eevflow.frame_sampling import FRAME_TIME_TOLERANCE_S, check_sampling, tpf_frames
 from eevflow.frame_sampling import tpf_linspace
 from eevflow.io import atomic_path
+from eevflow.media_store import JpegFrames, frame_sink, load_audio, load_frames, save_audio
 from eevflow.streams import decord_safe, display_size, letterbox_shape, read_streams
 
 log = logging.getLogger(__name__)
@@ -119,10 +122,11 @@ class DecodeInfo:
 
 @dataclass
 class Decoded:
-    """A decoded video as the extractors see it (frames memory-mapped, not loaded)."""
+    """A decoded video as the extractors see it: frames memory-mapped (``raw``) or decoded from
+    JPEG a slice at a time (``compressed``: eevflow.media_store.JpegFrames), never all loaded."""
 
     info: DecodeInfo
-    frames: np.ndarray | None
+    frames: np.ndarray | JpegFrames | None
     audio: np.ndarray | None
 
     @property
@@ -130,11 +134,32 @@ class Decoded:
         return np.asarray(self.info.timestamps_us, dtype=np.int64)
 
 
+def read_info(meta_path: str | os.PathLike) -> DecodeInfo:
+    return DecodeInfo(**json.loads(Path(meta_path).read_text()))
+
+
 def load_decoded(meta_path: str, frames_path: str | None, audio_path: str | None) -> Decoded:
-    info = DecodeInfo(**json.loads(Path(meta_path).read_text()))
-    frames = np.load(frames_path, mmap_mode="r") if frames_path else None
-    audio = np.load(audio_path) if audio_path else None
+    """A decoded video from its files, each read as its suffix says (eevflow.media_store:
+    ``frames.npy`` memory-mapped, ``frames.arrow`` JPEGs decoded on demand, ``audio.npy`` or
+    ``audio.flac``), checked against the metadata's row and sample counts."""
+    info = read_info(meta_path)
+    frames = (load_frames(frames_path, info.video_id, len(info.timestamps_us), info.frame_size)
+              if frames_path else None)
+    audio = load_audio(audio_path, info.video_id, info.n_samples) if audio_path else None
     return Decoded(info=info, frames=frames, audio=audio)
+
+
+def decode_audio_track(path: str | os.PathLike, info: DecodeInfo) -> np.ndarray:
+    """The sound of ``path`` decoded again as ``decode_video`` decoded it for ``info`` (its
+    origin, rate and audio path), padded to its ``n_samples``: for a shard whose store kept no
+    media."""
+    if info.audio_source == "silence":
+        return np.zeros(info.n_samples, np.float32)
+    audio, _ = audio_decoder(info.audio_path)(str(path), info.sample_rate, info.start_time_s)
+    if len(audio) > info.n_samples:
+        raise DecodeError(f"{info.video_id} ({path}): {len(audio)} audio samples decode, its "
+                          f"decode metadata says {info.n_samples}: the file changed since")
+    return np.concatenate([audio, np.zeros(info.n_samples - len(audio), np.float32)])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -269,6 +294,10 @@ def decode_video(
     threads: int = 1,
     frame_sampling: str = "label_time",
     audio_path: str = "ffmpeg",
+    store: str = "raw",
+    jpeg_quality: int = 90,
+    jpeg_subsampling: str = "4:2:0",
+    decode_audio: bool = True,
 ) -> DecodeInfo:
     """Decode the frames on screen at each label timestamp (or, with ``frame_sampling=
     "tpf_linspace"``, TPF's evenly spread frames: eevflow.frame_sampling) and the audio track.
@@ -279,6 +308,12 @@ def decode_video(
     silence as long as its video).
     ``meta_out`` (JSON, :class:`DecodeInfo`) records the timestamps, the frame each row shows and
     its time, and which path decoded it.
+
+    ``store`` (eevflow.media_store): ``raw`` writes ``frames_out`` as ``.npy`` and ``audio_out``
+    as float32 ``.npy``; ``compressed`` writes them as JPEGs in Arrow (``jpeg_quality``,
+    ``jpeg_subsampling``) and 16-bit FLAC; ``none`` writes neither (both may be None) and skips
+    the pictures' conversion. ``decode_audio=False`` leaves the sound out (``n_samples`` 0): for
+    decoding the frames again when the store kept none.
     """
     if backend not in BACKENDS:
         raise ValueError(f"decode backend must be one of {list(BACKENDS)}, not {backend!r}")
@@ -317,40 +352,41 @@ def decode_video(
     # the audio track and the pictures' conversion run on worker threads while FFmpeg decodes
     # (PyAV releases the GIL in decoding, resampling and scaling); results are the same in any
     # order: each conversion writes its own rows.
+    sink = frame_sink(store, frames_out, jpeg_quality, jpeg_subsampling)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="decode") as pool:
         sound = (pool.submit(audio_decoder(audio_path), path, sample_rate, origin)
-                 if streams.has_audio else None)
-        with atomic_path(frames_out) as tmp:
-            out = np.lib.format.open_memmap(
-                tmp, mode="w+", dtype=np.uint8, shape=(len(ts), frame_size, frame_size, 3)
-            )
+                 if streams.has_audio and decode_audio else None)
+        with sink.open(len(ts), frame_size):
 
-            def put(lo, hi, item, out=out):
+            def put(lo, hi, item):
                 img = item if isinstance(item, np.ndarray) else _picture(item, (new_w, new_h),
                                                                          rotation)
-                out[lo:hi, top : top + new_h, left : left + new_w] = img
+                return sink.convert(lo, hi, img, top, left)
+
+            def done():  # the oldest conversion, handed to the store in row order
+                lo, hi, job = pending.popleft()
+                sink.write(lo, hi, job.result())
 
             pending = collections.deque()
             frames = reader(path, times_s, origin, (new_w, new_h), rotation, threads, stats,
                             chunk=chunk_frames)
             for lo, hi, item in frames:  # item None: wait until the rows so far are written
-                if item is not None:
-                    pending.append(pool.submit(put, lo, hi, item))
+                if item is not None and sink.pictures:
+                    pending.append((lo, hi, pool.submit(put, lo, hi, item)))
                 while len(pending) > (MAX_PENDING if item is not None else 0):
-                    pending.popleft().result()
+                    done()
             while pending:
-                pending.popleft().result()
-            out.flush()
-            del out
+                done()
         audio, lead = sound.result() if sound is not None else (np.zeros(0, np.float32), 0)
 
     video_end = stats["last_end"]
-    want = round(video_end * sample_rate)
+    want = round(video_end * sample_rate) if decode_audio else 0
     padded = lead + max(0, want - len(audio))
     if len(audio) < want:
         audio = np.concatenate([audio, np.zeros(want - len(audio), np.float32)])
-    with atomic_path(audio_out) as tmp:
-        np.save(tmp, audio)
+    clipped = save_audio(store, audio_out, audio, sample_rate) if decode_audio else 0
+    if clipped:
+        log.warning("%s: %d audio samples outside [-1, 1) clipped to 16 bits", video_id, clipped)
 
     if stats["out_of_order"]:
         log.warning("%s: %d frames out of presentation order skipped", video_id,
