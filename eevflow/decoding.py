@@ -370,11 +370,15 @@ def decode_video(
             pending = collections.deque()
             frames = reader(path, times_s, origin, (new_w, new_h), rotation, threads, stats,
                             chunk=chunk_frames)
-            for lo, hi, item in frames:  # item None: wait until the rows so far are written
+            # item None: the reader starts over (tpf_frames' second pass): the rows so far are
+            # written, then every row comes again
+            for lo, hi, item in frames:
                 if item is not None and sink.pictures:
                     pending.append((lo, hi, pool.submit(put, lo, hi, item)))
                 while len(pending) > (MAX_PENDING if item is not None else 0):
                     done()
+                if item is None:
+                    sink.rewind()
             while pending:
                 done()
         audio, lead = sound.result() if sound is not None else (np.zeros(0, np.float32), 0)

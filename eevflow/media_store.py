@@ -79,6 +79,10 @@ class FrameSink:
     def write(self, lo: int, hi: int, converted: Any) -> None:
         """``convert``'s result for rows ``lo:hi``, called in row order."""
 
+    def rewind(self) -> None:
+        """The frame path starts over (eevflow.frame_sampling.tpf_frames): every row comes
+        again, from row 0."""
+
 
 class NoFrames(FrameSink):
     """``decode.store: none``."""
@@ -125,18 +129,36 @@ class JpegSink(FrameSink):
     def open(self, n_rows, frame_size):
         import pyarrow as pa
 
-        self.size, self.n_rows, self.next, self.batch = frame_size, n_rows, 0, []
-        schema = pa.schema([(JPEG_COLUMN, pa.binary())], metadata={
+        self._pa, self.size, self.n_rows = pa, frame_size, n_rows
+        self._schema = pa.schema([(JPEG_COLUMN, pa.binary())], metadata={
             "frame_size": str(frame_size), "rows": str(n_rows),
             "jpeg_quality": str(self.quality), "jpeg_subsampling": self.subsampling,
         })
         with atomic_path(self.path) as tmp:
-            with pa.OSFile(str(tmp), "wb") as f, pa.ipc.new_file(f, schema) as writer:
-                self._writer, self._pa = writer, pa
+            self._tmp = tmp
+            self._start()
+            try:
                 yield self
                 self._flush()
+            finally:
+                self._close()
             if self.next != n_rows:
                 raise RuntimeError(f"{self.path}: {self.next} of {n_rows} rows were written")
+
+    def _start(self):
+        self.next, self.batch = 0, []
+        self._file = self._pa.OSFile(str(self._tmp), "wb")
+        self._writer = self._pa.ipc.new_file(self._file, self._schema)
+
+    def _close(self):
+        try:
+            self._writer.close()
+        finally:
+            self._file.close()
+
+    def rewind(self):
+        self._close()
+        self._start()
 
     def convert(self, lo, hi, img, top, left):
         square = np.zeros((self.size, self.size, 3), np.uint8)
@@ -191,6 +213,8 @@ def save_audio(store: str, path: str | os.PathLike | None, audio: np.ndarray,
     check_store(store)
     if store == "none":
         return 0
+    if path is None:
+        raise ValueError(f"decode.store {store}: no path to write the sound to")
     if store == "raw":
         with atomic_path(path) as tmp:
             np.save(tmp, np.asarray(audio, np.float32))
