@@ -40,11 +40,11 @@ from eevflow.decoding import (
     DecodeError,
     Decoded,
     DecodeInfo,
-    decode_audio_track,
     decode_video,
     load_decoded,
     read_info,
 )
+from eevflow.audio_path import audio_decoder
 from eevflow.media_store import FILES as STORE_FILES
 from eevflow.media_store import STORES, StoredMediaError, check_store
 
@@ -138,6 +138,19 @@ def decode_shard(
     }
     write_json(index, shard_dir / INDEX)
     return infos
+
+
+def decode_audio_track(path: str | os.PathLike, info: DecodeInfo) -> np.ndarray:
+    """The sound of ``path`` decoded again as ``decode_video`` decoded it for ``info`` (its
+    origin, rate and audio path), padded to its ``n_samples``: for a shard whose store kept no
+    media."""
+    if info.audio_source == "silence":
+        return np.zeros(info.n_samples, np.float32)
+    audio, _ = audio_decoder(info.audio_path)(str(path), info.sample_rate, info.start_time_s)
+    if len(audio) > info.n_samples:
+        raise DecodeError(f"{info.video_id} ({path}): {len(audio)} audio samples decode, its "
+                          f"decode metadata says {info.n_samples}: the file changed since")
+    return np.concatenate([audio, np.zeros(info.n_samples - len(audio), np.float32)])
 
 
 def read_shard_index(shard_dir: str | os.PathLike) -> dict:

@@ -31,10 +31,8 @@ took):
 
 Frames are upright as displayed (the container's rotation applied, non-square pixels stretched to
 their display aspect), scaled with the aspect kept so the longer side is ``frame_size``,
-zero-padded (centred) to a square, RGB uint8, handed row by row to the store
-(``decode.store``, eevflow.media_store: a memory-mapped ``.npy``, JPEGs appended to an Arrow file
-in batches, or nothing): memory holds one decoded picture (decord: one chunk of rows), whatever
-the video's length.
+zero-padded (centred) to a square, RGB uint8, handed row by row to ``decode.store``
+(eevflow.media_store): memory holds one decoded picture (decord: one chunk of rows).
 """
 
 from __future__ import annotations
@@ -122,8 +120,7 @@ class DecodeInfo:
 
 @dataclass
 class Decoded:
-    """A decoded video as the extractors see it: frames memory-mapped (``raw``) or decoded from
-    JPEG a slice at a time (``compressed``: eevflow.media_store.JpegFrames), never all loaded."""
+    """A decoded video as the extractors see it (frames memory-mapped or JPEGs decoded lazily)."""
 
     info: DecodeInfo
     frames: np.ndarray | JpegFrames | None
@@ -137,29 +134,14 @@ class Decoded:
 def read_info(meta_path: str | os.PathLike) -> DecodeInfo:
     return DecodeInfo(**json.loads(Path(meta_path).read_text()))
 
-
 def load_decoded(meta_path: str, frames_path: str | None, audio_path: str | None) -> Decoded:
-    """A decoded video from its files, each read as its suffix says (eevflow.media_store:
-    ``frames.npy`` memory-mapped, ``frames.arrow`` JPEGs decoded on demand, ``audio.npy`` or
-    ``audio.flac``), checked against the metadata's row and sample counts."""
+    """A decoded video's files, each read as its suffix says (eevflow.media_store), checked
+    against the metadata's row and sample counts."""
     info = read_info(meta_path)
     frames = (load_frames(frames_path, info.video_id, len(info.timestamps_us), info.frame_size)
               if frames_path else None)
     audio = load_audio(audio_path, info.video_id, info.n_samples) if audio_path else None
     return Decoded(info=info, frames=frames, audio=audio)
-
-
-def decode_audio_track(path: str | os.PathLike, info: DecodeInfo) -> np.ndarray:
-    """The sound of ``path`` decoded again as ``decode_video`` decoded it for ``info`` (its
-    origin, rate and audio path), padded to its ``n_samples``: for a shard whose store kept no
-    media."""
-    if info.audio_source == "silence":
-        return np.zeros(info.n_samples, np.float32)
-    audio, _ = audio_decoder(info.audio_path)(str(path), info.sample_rate, info.start_time_s)
-    if len(audio) > info.n_samples:
-        raise DecodeError(f"{info.video_id} ({path}): {len(audio)} audio samples decode, its "
-                          f"decode metadata says {info.n_samples}: the file changed since")
-    return np.concatenate([audio, np.zeros(info.n_samples - len(audio), np.float32)])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -309,11 +291,9 @@ def decode_video(
     ``meta_out`` (JSON, :class:`DecodeInfo`) records the timestamps, the frame each row shows and
     its time, and which path decoded it.
 
-    ``store`` (eevflow.media_store): ``raw`` writes ``frames_out`` as ``.npy`` and ``audio_out``
-    as float32 ``.npy``; ``compressed`` writes them as JPEGs in Arrow (``jpeg_quality``,
-    ``jpeg_subsampling``) and 16-bit FLAC; ``none`` writes neither (both may be None) and skips
-    the pictures' conversion. ``decode_audio=False`` leaves the sound out (``n_samples`` 0): for
-    decoding the frames again when the store kept none.
+    ``store`` (eevflow.media_store): ``raw`` .npy files, ``compressed`` JPEGs in Arrow and FLAC,
+    ``none`` neither (paths may be None; no picture conversion). ``decode_audio=False``: no sound
+    (``n_samples`` 0), for decoding the frames again when the store kept none.
     """
     if backend not in BACKENDS:
         raise ValueError(f"decode backend must be one of {list(BACKENDS)}, not {backend!r}")
@@ -364,15 +344,12 @@ def decode_video(
                 return sink.convert(lo, hi, img, top, left)
 
             def done():  # the oldest conversion, handed to the store in row order
-                lo, hi, job = pending.popleft()
-                sink.write(lo, hi, job.result())
+                sink.write(*pending[0][:2], pending.popleft()[2].result())
 
             pending = collections.deque()
             frames = reader(path, times_s, origin, (new_w, new_h), rotation, threads, stats,
                             chunk=chunk_frames)
-            # item None: the reader starts over (tpf_frames' second pass): the rows so far are
-            # written, then every row comes again
-            for lo, hi, item in frames:
+            for lo, hi, item in frames:  # item None: the rows so far written, then all again
                 if item is not None and sink.pictures:
                     pending.append((lo, hi, pool.submit(put, lo, hi, item)))
                 while len(pending) > (MAX_PENDING if item is not None else 0):
