@@ -20,13 +20,14 @@ import time
 import numpy as np
 import torch
 
-from eevflow.decoded_shard import FILES
+from eevflow.media_store import FILES
 from eevflow.features.efficientnet_lite import embed_frames, load_efficientnet_lite0
 from eevflow.layout import Layout
 
 
 def _frames(path: str | None, n: int) -> tuple[np.ndarray, str]:
-    pattern = f"{Layout('results').decoded('*', '*')}/*/{FILES['frames']}"  # any split, shard, video
+    # any split, shard, video of a decode.store: raw run
+    pattern = f"{Layout('results').decoded('*', '*')}/*/{FILES['raw']['frames']}"
     found = [path] if path else sorted(glob.glob(pattern))
     if found:
         return np.load(found[0], mmap_mode="r")[:n], found[0]

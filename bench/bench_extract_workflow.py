@@ -5,7 +5,7 @@
    ``benchmark:`` file (the job's wall clock: Python start-up, imports, weight load, reading the
    memory-mapped frames, the forward passes, writing the Parquet shard).
 2. In this process: the same extractor object's model, the same frames (read from the decoded
-   ``frames.npy`` files of that shard's videos, loaded into memory first), the same batch size and
+   frames of that shard's videos, loaded into memory first), the same batch size and
    threads, timing only ``embed_frames`` (no start-up, no weight load, no I/O).
 
 Reports rows/s of both and their ratio (workflow / bare; the target is >= 0.85).
@@ -61,14 +61,14 @@ def main() -> None:
 
     from eevflow.features import build_extractor
     from eevflow.features.efficientnet_lite import embed_frames
-    from eevflow.decoded_shard import video_files
+    from eevflow.decoded_shard import load_video
     from eevflow.shards import iter_videos
 
     if ext_cfg["backend"] != "efficientnet_lite0":
         raise SystemExit("the bare-forward comparison is written for efficientnet_lite0")
     vids = [vid for vid, _, _ in iter_videos(REPO / target)]
     decoded = REPO / layout.decoded(args.split, args.shard)
-    frames = np.concatenate([np.load(video_files(decoded, vid)["frames"]) for vid in vids])
+    frames = np.concatenate([np.asarray(load_video(decoded, vid, "visual").frames) for vid in vids])
     ext = build_extractor(args.extractor, ext_cfg, device="cpu", threads=args.cores)
     model = ext.model()
     embed_frames(model, frames[:8], ext.batch_size)  # warm-up

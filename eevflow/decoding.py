@@ -31,8 +31,8 @@ took):
 
 Frames are upright as displayed (the container's rotation applied, non-square pixels stretched to
 their display aspect), scaled with the aspect kept so the longer side is ``frame_size``,
-zero-padded (centred) to a square, RGB uint8, written row by row into a memory-mapped ``.npy``:
-memory holds one decoded picture (decord: one chunk of rows), whatever the video's length.
+zero-padded (centred) to a square, RGB uint8, handed row by row to ``decode.store``
+(eevflow.media_store): memory holds one decoded picture (decord: one chunk of rows).
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from eevflow.audio_path import audio_decoder, check_audio_path
 from eevflow.frame_sampling import FRAME_TIME_TOLERANCE_S, check_sampling, tpf_frames
 from eevflow.frame_sampling import tpf_linspace
 from eevflow.io import atomic_path
+from eevflow.media_store import JpegFrames, frame_sink, load_audio, load_frames, save_audio
 from eevflow.streams import decord_safe, display_size, letterbox_shape, read_streams
 
 log = logging.getLogger(__name__)
@@ -119,10 +120,10 @@ class DecodeInfo:
 
 @dataclass
 class Decoded:
-    """A decoded video as the extractors see it (frames memory-mapped, not loaded)."""
+    """A decoded video as the extractors see it (frames memory-mapped or JPEGs decoded lazily)."""
 
     info: DecodeInfo
-    frames: np.ndarray | None
+    frames: np.ndarray | JpegFrames | None
     audio: np.ndarray | None
 
     @property
@@ -130,10 +131,16 @@ class Decoded:
         return np.asarray(self.info.timestamps_us, dtype=np.int64)
 
 
+def read_info(meta_path: str | os.PathLike) -> DecodeInfo:
+    return DecodeInfo(**json.loads(Path(meta_path).read_text()))
+
 def load_decoded(meta_path: str, frames_path: str | None, audio_path: str | None) -> Decoded:
-    info = DecodeInfo(**json.loads(Path(meta_path).read_text()))
-    frames = np.load(frames_path, mmap_mode="r") if frames_path else None
-    audio = np.load(audio_path) if audio_path else None
+    """A decoded video's files, each read as its suffix says (eevflow.media_store), checked
+    against the metadata's row and sample counts."""
+    info = read_info(meta_path)
+    frames = (load_frames(frames_path, info.video_id, len(info.timestamps_us), info.frame_size)
+              if frames_path else None)
+    audio = load_audio(audio_path, info.video_id, info.n_samples) if audio_path else None
     return Decoded(info=info, frames=frames, audio=audio)
 
 
@@ -269,6 +276,10 @@ def decode_video(
     threads: int = 1,
     frame_sampling: str = "label_time",
     audio_path: str = "ffmpeg",
+    store: str = "raw",
+    jpeg_quality: int = 90,
+    jpeg_subsampling: str = "4:2:0",
+    decode_audio: bool = True,
 ) -> DecodeInfo:
     """Decode the frames on screen at each label timestamp (or, with ``frame_sampling=
     "tpf_linspace"``, TPF's evenly spread frames: eevflow.frame_sampling) and the audio track.
@@ -279,6 +290,10 @@ def decode_video(
     silence as long as its video).
     ``meta_out`` (JSON, :class:`DecodeInfo`) records the timestamps, the frame each row shows and
     its time, and which path decoded it.
+
+    ``store`` (eevflow.media_store): ``raw`` .npy files, ``compressed`` JPEGs in Arrow and FLAC,
+    ``none`` neither (paths may be None; no picture conversion). ``decode_audio=False``: no sound
+    (``n_samples`` 0), for decoding the frames again when the store kept none.
     """
     if backend not in BACKENDS:
         raise ValueError(f"decode backend must be one of {list(BACKENDS)}, not {backend!r}")
@@ -317,40 +332,42 @@ def decode_video(
     # the audio track and the pictures' conversion run on worker threads while FFmpeg decodes
     # (PyAV releases the GIL in decoding, resampling and scaling); results are the same in any
     # order: each conversion writes its own rows.
+    sink = frame_sink(store, frames_out, jpeg_quality, jpeg_subsampling)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="decode") as pool:
         sound = (pool.submit(audio_decoder(audio_path), path, sample_rate, origin)
-                 if streams.has_audio else None)
-        with atomic_path(frames_out) as tmp:
-            out = np.lib.format.open_memmap(
-                tmp, mode="w+", dtype=np.uint8, shape=(len(ts), frame_size, frame_size, 3)
-            )
+                 if streams.has_audio and decode_audio else None)
+        with sink.open(len(ts), frame_size):
 
-            def put(lo, hi, item, out=out):
+            def put(lo, hi, item):
                 img = item if isinstance(item, np.ndarray) else _picture(item, (new_w, new_h),
                                                                          rotation)
-                out[lo:hi, top : top + new_h, left : left + new_w] = img
+                return sink.convert(lo, hi, img, top, left)
+
+            def done():  # the oldest conversion, handed to the store in row order
+                sink.write(*pending[0][:2], pending.popleft()[2].result())
 
             pending = collections.deque()
             frames = reader(path, times_s, origin, (new_w, new_h), rotation, threads, stats,
                             chunk=chunk_frames)
-            for lo, hi, item in frames:  # item None: wait until the rows so far are written
-                if item is not None:
-                    pending.append(pool.submit(put, lo, hi, item))
+            for lo, hi, item in frames:  # item None: the rows so far written, then all again
+                if item is not None and sink.pictures:
+                    pending.append((lo, hi, pool.submit(put, lo, hi, item)))
                 while len(pending) > (MAX_PENDING if item is not None else 0):
-                    pending.popleft().result()
+                    done()
+                if item is None:
+                    sink.rewind()
             while pending:
-                pending.popleft().result()
-            out.flush()
-            del out
+                done()
         audio, lead = sound.result() if sound is not None else (np.zeros(0, np.float32), 0)
 
     video_end = stats["last_end"]
-    want = round(video_end * sample_rate)
+    want = round(video_end * sample_rate) if decode_audio else 0
     padded = lead + max(0, want - len(audio))
     if len(audio) < want:
         audio = np.concatenate([audio, np.zeros(want - len(audio), np.float32)])
-    with atomic_path(audio_out) as tmp:
-        np.save(tmp, audio)
+    clipped = save_audio(store, audio_out, audio, sample_rate) if decode_audio else 0
+    if clipped:
+        log.warning("%s: %d audio samples outside [-1, 1) clipped to 16 bits", video_id, clipped)
 
     if stats["out_of_order"]:
         log.warning("%s: %d frames out of presentation order skipped", video_id,

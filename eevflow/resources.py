@@ -40,18 +40,11 @@ def decode_resources(video_seconds) -> dict[str, int]:
     }
 
 
-def extract_resources(
-    input_bytes: int | None, options: dict, modality: str, frame_size: int = 224,
-    sample_rate: int = 16000,
-) -> dict[str, int]:
-    """From the size of the decoded inputs: 3 * size^2 bytes per frame row, 4 bytes per sample.
-    ``None`` (inputs not known yet): a shard of an hour of video."""
-    if input_bytes is None:
+def extract_resources(rows: int | None, options: dict) -> dict[str, int]:
+    """From the label rows of the decoded shard (its index.json, whatever ``decode.store`` kept:
+    the rows are what the job embeds). ``None`` (not decoded yet): a shard of an hour of video."""
+    if rows is None:
         rows = ROWS_PER_SECOND * 3600.0
-    elif modality == "visual":
-        rows = input_bytes / (3 * frame_size**2)
-    else:
-        rows = ROWS_PER_SECOND * input_bytes / (4 * sample_rate)
     # label rows embedded per second on 2 CPU cores (bench/bench_extract*.py), per backend
     rate = backend_options(options["backend"]).rows_per_s
     return {"mem_mb": 6000, "runtime": int(10 + math.ceil(2 * rows / rate / 60))}

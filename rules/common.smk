@@ -11,7 +11,7 @@ import pandas as pd
 
 from eevflow import config as eevconfig
 from eevflow import resources as jobsize
-from eevflow.decoded_shard import media_bytes
+from eevflow.decoded_shard import decoded_rows
 from eevflow.features.options import backend_options
 from eevflow.models.options import family_options, model_type
 from eevflow.fingerprint import code_fingerprint
@@ -360,16 +360,16 @@ def extract_gpu(wildcards):
 def extract_resource(key):
     def get(wc, input):
         opts = config["extractors"][wc.extractor]
-        # the decoded media's size once the shard is decoded; until then None, the default size
-        return jobsize.extract_resources(
-            media_bytes(input.decoded, opts["modality"]),
-            opts,
-            opts["modality"],
-            config["decode"]["frame_size"],
-            config["decode"]["audio_sample_rate"],
-        )[key]
+        # the shard's label rows once it is decoded (its index.json); until then None, the default
+        return jobsize.extract_resources(decoded_rows(input.decoded), opts)[key]
 
     return get
+
+
+def extract_videos(wildcards):
+    """decode.store none: the extract job decodes the shard's videos again, so they are its
+    inputs; other stores read the decoded shard only."""
+    return decode_inputs(wildcards) if config["decode"]["store"] == "none" else []
 
 
 def train_resource(key):

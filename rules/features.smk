@@ -4,6 +4,7 @@
 rule extract:
     input:
         decoded=lambda wc: decoded_shard(wc.split, wc.shard),
+        videos=extract_videos,
     output:
         L.features("{extractor}", "{split}", "{shard}"),
     log:
@@ -20,5 +21,6 @@ rule extract:
     params:
         code=extract_code,
         extractor=lambda wc: config["extractors"][wc.extractor],
+        store=config["decode"]["store"],
     script:
         "../workflow_scripts/extract.py"

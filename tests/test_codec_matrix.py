@@ -1,6 +1,7 @@
 """Codec matrix: every label row shows the frame on screen at its time, exactly, and the sound is in
 sync within 20 ms, on each codec, container and timing quirk of tests/mediamatrix.py, decoded by
-the workflow's decode code (eevflow.decoded_shard.decode_shard, as the decode job runs it)."""
+the workflow's decode code (eevflow.decoded_shard.decode_shard, as the decode job runs it), read
+back from both stores that keep media (raw .npy, and compressed: JPEG rows and 16-bit FLAC)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,11 @@ def matrix(tmp_path_factory):
     stamps = {c: truth.label_times_us() for c, (_, truth) in written.items()}
     videos = [(c, str(path)) for c, (path, _) in written.items()]
     decode_shard(d / "shard-000", videos, stamps)
+    decode_shard(d / "compressed" / "shard-000", videos, stamps, store="compressed")
     return d, written
+
+
+SHARD = {"raw": "shard-000", "compressed": "compressed/shard-000"}
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -52,11 +57,12 @@ def test_probe_passes_each_case_for_pyav(matrix, case):
     assert row.audio_duration_s >= truth.seconds
 
 
+@pytest.mark.parametrize("store", ["raw", "compressed"])
 @pytest.mark.parametrize("case", CASES)
-def test_every_row_shows_the_frame_on_screen(matrix, case):
+def test_every_row_shows_the_frame_on_screen(matrix, case, store):
     d, written = matrix
     _, truth = written[case]
-    video = next(v for v in iter_shard(d / "shard-000", "visual") if v.info.video_id == case)
+    video = next(v for v in iter_shard(d / SHARD[store], "visual") if v.info.video_id == case)
     want = np.array([truth.frame_at(t) for t in video.timestamps_us])
     shown = shown_codes(np.asarray(video.frames))
     np.testing.assert_array_equal(shown, want)
@@ -67,11 +73,12 @@ def test_every_row_shows_the_frame_on_screen(matrix, case):
     assert (np.roll(want, 1) != want).any()
 
 
+@pytest.mark.parametrize("store", ["raw", "compressed"])
 @pytest.mark.parametrize("case", CASES)
-def test_sound_is_in_sync_within_20_ms(matrix, case):
+def test_sound_is_in_sync_within_20_ms(matrix, case, store):
     d, written = matrix
     _, truth = written[case]
-    video = next(v for v in iter_shard(d / "shard-000", "audio") if v.info.video_id == case)
+    video = next(v for v in iter_shard(d / SHARD[store], "audio") if v.info.video_id == case)
     changes = mediamatrix.tone_change_times(video.audio, video.info.sample_rate, truth)
     assert changes, "no tone change inside the file to measure"
     errors_ms = [None if got is None else 1000 * (got - want) for want, got in changes]

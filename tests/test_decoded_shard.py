@@ -10,9 +10,10 @@ from conftest import write_video
 from eevflow.decoded_shard import (
     DecodeError,
     decode_shard,
+    decoded_rows,
     iter_shard,
-    media_bytes,
     read_index,
+    shard_store,
     video_files,
 )
 
@@ -29,12 +30,14 @@ def clips(tmp_path):
     return {"vid_a": a, "vid_b": b, "vid_c": c}
 
 
-def test_every_video_of_the_shard_is_decoded_into_its_own_files_in_order(tmp_path, clips):
+@pytest.mark.parametrize("store", ["raw", "compressed", "none"])
+def test_every_video_of_the_shard_is_decoded_into_its_own_files_in_order(tmp_path, clips, store):
     out = tmp_path / "decoded" / "train" / "shard-000"
     order = ["vid_b", "vid_c", "vid_a"]
     stamps = {"vid_a": SIX_HZ, "vid_b": SIX_HZ[:6], "vid_c": SIX_HZ[:3]}
-    infos = decode_shard(out, [(v, clips[v]) for v in order], stamps, frame_size=32)
+    infos = decode_shard(out, [(v, clips[v]) for v in order], stamps, frame_size=32, store=store)
     assert [i.video_id for i in infos] == order == read_index(out)
+    assert shard_store(out) == store
     visual = list(iter_shard(out, "visual"))
     assert [v.info.video_id for v in visual] == order
     assert [len(v.frames) for v in visual] == [6, 3, 12]  # one frame per label row
@@ -45,16 +48,19 @@ def test_every_video_of_the_shard_is_decoded_into_its_own_files_in_order(tmp_pat
     audio = {v.info.video_id: v for v in iter_shard(out, "audio")}
     assert audio["vid_a"].audio.dtype == np.float32 and np.abs(audio["vid_a"].audio).max() > 0.1
     assert audio["vid_c"].info.audio_source == "silence" and not audio["vid_c"].audio.any()
-    assert media_bytes(out, "visual") == sum(
-        video_files(out, v)["frames"].stat().st_size for v in order
-    )
+    assert decoded_rows(out) == 6 + 3 + 12
+    kept = {p.name for v in order for p in (out / v).iterdir()}
+    assert kept == {"raw": {"meta.json", "frames.npy", "audio.npy"},
+                    "compressed": {"meta.json", "frames.arrow", "audio.flac"},
+                    "none": {"meta.json"}}[store]
+    assert all(set(video_files(out, v, store)) <= {"meta", "frames", "audio"} for v in order)
 
 
 def test_an_empty_shard_is_a_finished_shard_with_no_videos(tmp_path):
     out = tmp_path / "shard-007"
     assert decode_shard(out, [], {}) == []
     assert read_index(out) == [] and list(iter_shard(out, "audio")) == []
-    assert media_bytes(out, "audio") == 0
+    assert decoded_rows(out) == 0
 
 
 def test_a_video_that_fails_names_itself_and_leaves_no_index(tmp_path, clips):
@@ -66,7 +72,7 @@ def test_a_video_that_fails_names_itself_and_leaves_no_index(tmp_path, clips):
         decode_shard(out, videos, {"vid_a": SIX_HZ, "vid_bad": SIX_HZ}, frame_size=32)
     with pytest.raises(FileNotFoundError, match="did not finish"):
         read_index(out)  # the first video's files are there, but the shard is not finished
-    assert media_bytes(out, "visual") is None
+    assert decoded_rows(out) is None
 
 
 def test_bad_shard_requests_are_refused(tmp_path, clips):

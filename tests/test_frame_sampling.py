@@ -19,7 +19,7 @@ import mediamatrix
 from eevflow import frame_sampling
 from eevflow.config import ConfigError, validate_config
 from eevflow.decoded_shard import INDEX, decode_shard, iter_shard
-from eevflow.decoding import decode_video
+from eevflow.decoding import decode_video, load_decoded
 
 F = fractions.Fraction
 REPO = Path(__file__).resolve().parents[1]
@@ -109,17 +109,22 @@ def test_label_time_gives_the_frame_on_screen_at_each_label_time(clips, tmp_path
                               tpf_formula(300, 36))  # the two rules differ here
 
 
+@pytest.mark.parametrize("store, frames_file", [("raw", "f.npy"), ("compressed", "f.arrow")])
 @pytest.mark.parametrize("wrong", [-37, 41])
-def test_a_wrong_packet_count_is_corrected_by_a_second_pass(clips, tmp_path, monkeypatch, wrong):
+def test_a_wrong_packet_count_is_corrected_by_a_second_pass(clips, tmp_path, monkeypatch, wrong,
+                                                            store, frames_file):
+    """The second pass rewrites every row: in place (raw) or from a fresh file (compressed)."""
     path, starts, ts = clips["cfr30"]
     real = frame_sampling.count_frames(str(path))
     assert real == len(starts) == 300  # the demux-only count is right on this file
     monkeypatch.setattr(frame_sampling, "count_frames", lambda p: real + wrong)
-    info = decode_video("cfr30", path, ts, tmp_path / "f.npy", tmp_path / "a.npy",
-                        tmp_path / "m.json", frame_sampling="tpf_linspace")
+    audio = tmp_path / ("a.npy" if store == "raw" else "a.flac")
+    info = decode_video("cfr30", path, ts, tmp_path / frames_file, audio,
+                        tmp_path / "m.json", frame_sampling="tpf_linspace", store=store)
     want = tpf_formula(300, len(ts))
     assert info.frame_indices == want.tolist() and info.n_frames == 300
-    np.testing.assert_array_equal(shown(np.load(tmp_path / "f.npy")), want)
+    frames = load_decoded(str(tmp_path / "m.json"), str(tmp_path / frames_file), None).frames
+    np.testing.assert_array_equal(shown(np.asarray(frames)), want)
 
 
 def test_tpf_formula_edge_cases():

@@ -21,7 +21,7 @@ import yaml
 
 import badmedia
 from eevflow.demo import DemoSpec, generate_demo
-from eevflow.decoded_shard import video_files
+from eevflow.decoded_shard import load_video, video_files
 from eevflow.labels import TIMESTAMP_HEADER, read_labels
 from eevflow.shards import shard_of
 
@@ -218,7 +218,7 @@ def test_good_videos_are_scored_and_the_no_audio_video_is_predicted(messy):
         pred = pd.read_parquet(work / "results" / "predictions" / model / "test.parquet")
         assert "bad_no_audio" in set(pred["video_id"])
     shard = work / "results" / "decoded" / "test" / f"shard-{shard_of('bad_no_audio', 1):03d}"
-    audio = np.load(video_files(shard, "bad_no_audio")["audio"])
+    audio = load_video(shard, "bad_no_audio", "audio").audio
     assert len(audio) > 0 and not audio.any()  # it heard silence
 
 

@@ -26,16 +26,16 @@ def test_a_decode_shard_asks_for_its_longest_video_memory_and_its_total_time():
     assert decode_resources([]) == {"mem_mb": 600, "runtime": 5}
 
 
-def test_extract_from_input_size():
+def test_extract_from_the_decoded_rows_whatever_the_store():
     effnet = {"backend": "efficientnet_lite0"}
-    one_hour_frames = 6 * 3600 * 3 * 224**2
-    small = extract_resources(one_hour_frames // 100, effnet, "visual")
-    big = extract_resources(one_hour_frames, effnet, "visual")
+    one_hour_rows = 6 * 3600
+    small = extract_resources(one_hour_rows // 100, effnet)
+    big = extract_resources(one_hour_rows, effnet)
     assert big["runtime"] > small["runtime"]
-    assert extract_resources(None, effnet, "visual") == big
+    assert extract_resources(None, effnet) == big
     # 6 rows/s x 3600 s at 30 rows/s = 12 min of work; asked for twice that, plus 10
     assert big["runtime"] == 10 + 24
-    audio = extract_resources(4 * 16000 * 3600, {"backend": "musicnn"}, "audio")
+    audio = extract_resources(one_hour_rows, {"backend": "musicnn"})
     assert audio["runtime"] == 10 + 48
 
 

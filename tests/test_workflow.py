@@ -12,16 +12,17 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import torch
 import yaml
 
-from eevflow.decoded_shard import read_index, video_files
+from eevflow.decoded_shard import read_index, read_shard_index, video_files
 from eevflow.inference import predict_split
 from eevflow.layout import Layout
-from eevflow.shards import shard_metadata, shard_of
+from eevflow.shards import iter_videos, shard_metadata, shard_of
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
@@ -107,8 +108,10 @@ def test_every_stage_writes_its_outputs(run):
             folder = res / "decoded" / split / f"shard-{shard:03d}"
             for vid in read_index(folder):
                 assert shard_of(vid, cfg["n_shards"]) == shard
-                files = video_files(folder, vid)
+                # decode.store compressed (the default): JPEG rows and FLAC, no .npy
+                files = video_files(folder, vid, "compressed")
                 assert files["frames"].exists() and files["audio"].exists()
+                assert not (folder / vid / "frames.npy").exists()
                 decoded[vid] = folder
         assert sorted(decoded) == sorted(manifest["video_id"])
         rows = 0
@@ -198,6 +201,45 @@ def test_second_run_has_nothing_to_do(run):
     proc = snakemake(workdir, "--dry-run")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-3000:]
+
+
+def test_decode_store_none_decodes_again_in_the_extract_job(run, tmp_path):
+    """Changing decode.store reruns decode and extract (the decode job's params hold it). With
+    ``none`` the decode folder keeps metadata only and the extract job decodes its shard's videos
+    (now its inputs) again: the same rows, embeddings close to those of the run's compressed
+    store (JPEG, 16-bit FLAC; the synthetic demo's flat frames are JPEG's hard case,
+    BENCHMARKS.md "Decoded media store")."""
+    workdir, cfg = run
+    cfg = json.loads(json.dumps(cfg))
+    cfg["decode"]["store"] = "none"
+    planned = _planned(workdir, cfg)
+    # 3 splits x 2 shards decoded again, and each of the 3 extractors' 6 shards
+    assert planned["decode"] == 6 and planned["extract"] == 18, planned
+    copy = tmp_path / "wf"
+    shutil.copytree(workdir, copy, symlinks=True)
+    (copy / "config.yaml").write_text(yaml.safe_dump(cfg))
+    val = pd.read_parquet(copy / "results" / "manifest" / "val.parquet")["video_id"]
+    shard = f"{shard_of(val.iloc[0], cfg['n_shards']):03d}"
+    layout = Layout("results")
+    targets = [layout.features(e, "val", shard) for e in ("effnet_lite0", "logmel64")]
+    proc = snakemake(copy, *targets)
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    folder = copy / layout.decoded("val", shard)
+    assert read_shard_index(folder)["store"] == "none"
+    vids = read_index(folder)
+    assert vids and all(sorted(p.name for p in (folder / v).iterdir()) == ["meta.json"]
+                        for v in vids)
+    for target in targets:
+        before = {v: (t, e) for v, t, e in iter_videos(workdir / target)}
+        after = {v: (t, e) for v, t, e in iter_videos(copy / target)}
+        assert sorted(after) == sorted(before) == sorted(vids)
+        for v, (t, e) in after.items():
+            np.testing.assert_array_equal(t, before[v][0])
+            a, b = e.astype(np.float64), before[v][1].astype(np.float64)
+            cos = (a * b).sum(1) / np.maximum(
+                np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
+            floor = 0.9 if "effnet" in str(target) else 0.999
+            assert np.median(cos) > floor, (target, v, np.median(cos))
 
 
 def _planned(

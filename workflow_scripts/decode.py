@@ -1,5 +1,6 @@
 """Decode the videos of one (split, shard): frames at their label timestamps (square) and 16 kHz
-mono audio, into one folder (eevflow.decoded_shard)."""
+mono audio, into one folder (eevflow.decoded_shard), kept as ``decode.store`` says
+(eevflow.media_store)."""
 
 import _paths  # noqa: F401  (makes eevflow importable)
 import logging
@@ -26,12 +27,14 @@ def main(sm):
         sm.output[0], list(videos.items()), stamps,
         frame_size=d["frame_size"], sample_rate=d["audio_sample_rate"],
         chunk_frames=d["chunk_frames"], backend=d["backend"], threads=sm.threads,
-        frame_sampling=d["frame_sampling"], audio_path=d["audio_path"],
+        frame_sampling=d["frame_sampling"], audio_path=d["audio_path"], store=d["store"],
+        jpeg_quality=d["jpeg_quality"], jpeg_subsampling=d["jpeg_subsampling"],
     )
     rows = sum(len(i.timestamps_us) for i in infos)
     logging.info(
-        "split %s shard %s: %d videos, %d rows in %.1f s",
+        "split %s shard %s: %d videos, %d rows in %.1f s (store %s)",
         sm.wildcards.split, sm.wildcards.shard, len(infos), rows, time.perf_counter() - t0,
+        d["store"],
     )
 
 

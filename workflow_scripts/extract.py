@@ -1,4 +1,5 @@
-"""Embed every video of one (extractor, split, shard) into a Parquet shard."""
+"""Embed every video of one (extractor, split, shard) into a Parquet shard, reading the decoded
+shard as its store kept it (``decode.store: none``: decoding the job's input videos again)."""
 
 import _paths  # noqa: F401  (makes eevflow importable)
 import logging
@@ -20,7 +21,8 @@ def main(sm):
 
     def videos():
         nonlocal n_rows
-        for video in iter_shard(sm.input.decoded, ext.modality):
+        for video in iter_shard(sm.input.decoded, ext.modality, store=sm.params.store,
+                                threads=sm.threads, sources=sm.input.videos):
             emb = ext.embed(video)
             n_rows += len(emb)
             yield video.info.video_id, video.timestamps_us, emb
