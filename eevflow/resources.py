@@ -7,6 +7,7 @@ extraction and training jobs finish well inside them.
 
 from __future__ import annotations
 
+import inspect
 import math
 
 from eevflow.features.options import backend_options
@@ -109,3 +110,27 @@ def on_attempt(value: int, attempt: int) -> int:
     ``retries`` says how many tries there are (profiles/slurm: 2 retries)."""
     attempt = max(1, int(attempt))
     return int(round(value * (1 + RETRY_GROWTH * (attempt - 1))))
+
+
+def retried(request):
+    """``request`` as a Snakemake resource function that grows with the job's ``attempt``
+    (:func:`on_attempt`): ``request`` is a number, or a resource function of ``wildcards`` (and
+    ``input``, when it declares it). Every rule's ``mem_mb`` and ``runtime`` go through it."""
+    if not callable(request):
+        value = request
+
+        def fixed(wildcards, attempt):
+            return on_attempt(value, attempt)
+
+        return fixed
+    if "input" in inspect.signature(request).parameters:
+
+        def sized(wildcards, input, attempt):
+            return on_attempt(request(wildcards, input), attempt)
+
+        return sized
+
+    def by_wildcards(wildcards, attempt):
+        return on_attempt(request(wildcards), attempt)
+
+    return by_wildcards

@@ -11,6 +11,7 @@ import pandas as pd
 
 from eevflow import config as eevconfig
 from eevflow import resources as jobsize
+from eevflow.resources import retried
 from eevflow.decoded_shard import decoded_rows
 from eevflow.features.options import backend_options
 from eevflow.models.options import family_options, model_type

@@ -19,8 +19,8 @@ if DEMO:
             ENV
         threads: 2
         resources:
-            mem_mb=2000,
-            runtime=30,
+            mem_mb=retried(2000),
+            runtime=retried(30),
         params:
             code=code("demo_data"),
             demo=config["demo"],
@@ -39,8 +39,8 @@ rule labels:
     conda:
         ENV
     resources:
-        mem_mb=4000,
-        runtime=20,
+        mem_mb=retried(4000),
+        runtime=retried(20),
     params:
         code=code("labels"),
         targets=config["targets"],
@@ -59,8 +59,8 @@ rule test_ground_truth:
     conda:
         ENV
     resources:
-        mem_mb=4000,
-        runtime=20,
+        mem_mb=retried(4000),
+        runtime=retried(20),
     params:
         code=code("labels"),
         targets=config["targets"],
@@ -81,8 +81,8 @@ if HAS_ORACLE:
         conda:
             ENV
         resources:
-            mem_mb=4000,
-            runtime=20,
+            mem_mb=retried(4000),
+            runtime=retried(20),
         params:
             code=code("labels"),
             targets=config["targets"],
@@ -108,8 +108,8 @@ checkpoint download_check:
         ENV
     threads: 1
     resources:
-        mem_mb=download_check_resource("mem_mb"),
-        runtime=download_check_resource("runtime"),
+        mem_mb=retried(download_check_resource("mem_mb")),
+        runtime=retried(download_check_resource("runtime")),
     params:
         code=code("download_check"),
         shard=lambda wc: int(wc.shard),
@@ -137,8 +137,8 @@ rule merge_manifest:
         ENV
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=retried(2000),
+        runtime=retried(10),
     params:
         code=code("merge_manifest"),
     script:
@@ -157,8 +157,8 @@ rule dataset_report:
     conda:
         ENV
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=retried(2000),
+        runtime=retried(10),
     params:
         code=code("dataset_report"),
         splits=SPLITS,
@@ -186,8 +186,8 @@ rule decode:
         ENV
     threads: config["decode"]["threads"]
     resources:
-        mem_mb=decode_resource("mem_mb"),
-        runtime=decode_resource("runtime"),
+        mem_mb=retried(decode_resource("mem_mb")),
+        runtime=retried(decode_resource("runtime")),
     params:
         code=code("decode"),
         videos=decode_videos,

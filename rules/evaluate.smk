@@ -15,8 +15,8 @@ rule ensemble:
     conda:
         ENV
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=retried(4000),
+        runtime=retried(30),
     params:
         code=code("ensemble"),
         spec=lambda wc: config["ensembles"][wc.ensemble],
@@ -41,8 +41,8 @@ rule score:
     conda:
         ENV
     resources:
-        mem_mb=8000,
-        runtime=30,
+        mem_mb=retried(8000),
+        runtime=retried(30),
     params:
         code=code("score"),
         models=all_models(),
@@ -73,8 +73,8 @@ rule submission:
     conda:
         ENV
     resources:
-        mem_mb=4000,
-        runtime=20,
+        mem_mb=retried(4000),
+        runtime=retried(20),
     params:
         code=code("submission"),
         targets=config["targets"],

@@ -15,8 +15,8 @@ rule extract:
         ENV
     threads: 2
     resources:
-        mem_mb=extract_resource("mem_mb"),
-        runtime=extract_resource("runtime"),
+        mem_mb=retried(extract_resource("mem_mb")),
+        runtime=retried(extract_resource("runtime")),
         gpu=extract_gpu,
     params:
         code=extract_code,
