@@ -99,12 +99,13 @@ def feature_stats(
     below the float32 they are returned in."""
     n, mean, m2, dim = 0, None, None, None
     for v in videos:
-        x = np.asarray(v.features, dtype=np.float64)
+        x = np.array(v.features, dtype=np.float64)  # a copy: centred below
         k = x.shape[0]
         if k == 0:
             continue
         mean_v = x.mean(axis=0)
-        m2_v = np.square(x - mean_v).sum(axis=0)
+        x -= mean_v  # centred in place: one float64 copy of the video
+        m2_v = np.square(x, out=x).sum(axis=0)
         if mean is None:
             n, mean, m2, dim = k, mean_v, m2_v, x.shape[1]
             continue
@@ -296,7 +297,7 @@ class ShardVideos(Sequence):
             col = col.column("embedding").combine_chunks()
             parts.append(col.values.to_numpy(zero_copy_only=False).reshape(-1, col.type.list_size))
         seq = VideoSeq(e.video_id, rows["timestamp_us"].astype(np.int64, copy=False),
-                       np.concatenate(parts, axis=1).astype(np.float32))
+                       np.concatenate(parts, axis=1).astype(np.float32, copy=False))
         seq.labels, seq.detected = self._labels(e, rows)
         return seq
 

@@ -46,8 +46,8 @@ rule predict:
         ENV
     threads: 2
     resources:
-        mem_mb=6000,
-        runtime=60,
+        mem_mb=predict_resource("mem_mb"),
+        runtime=predict_resource("runtime"),
         gpu=1,
     params:
         code=model_code("predict"),
@@ -72,8 +72,8 @@ rule select_sweep:
         ENV
     threads: 2
     resources:
-        mem_mb=6000,
-        runtime=60,
+        mem_mb=predict_resource("mem_mb", sweep=True),
+        runtime=predict_resource("runtime", sweep=True),
         gpu=1,
     params:
         code=sweep_code,
