@@ -1,7 +1,7 @@
 """Peak memory of the train and predict jobs against the size of the split (issue 15).
 
 For each size N: synthetic splits in the workflow's format (a train split of N videos and a val
-split of N / 4, ``--rows`` label rows each, ``--dim``-D features in ``--shards`` embedding shards
+split of ``--val-videos``, ``--rows`` label rows each, ``--dim``-D features in ``--shards`` embedding shards
 per split, 15 targets; labels written by the labels rule's writer), then each job in a fresh
 subprocess, which reports its own peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) and
 wall time:
@@ -38,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = [f"t{i:02d}" for i in range(15)]
 SETTINGS = {
-    "tcn": {"model": {"type": "tcn", "channels": 32, "dilations": [1, 2, 4, 8]},
+    "tcn": {"model": {"type": "tcn", "channels": 8, "dilations": [1, 2]},
             "training": {"epochs": 1, "optimizer": "sgd", "lr": 5e-3, "grad_accum": 32}},
     "linear": {"model": {"type": "linear", "lags_s": [1.0], "past_means_s": [2.0],
                          "alphas": [1.0, 100.0]}, "training": {}},
@@ -166,6 +166,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1500)
     ap.add_argument("--dim", type=int, default=2048)
     ap.add_argument("--shards", type=int, default=4)
+    ap.add_argument("--val-videos", type=int, default=25)
     ap.add_argument("--families", nargs="+", default=["tcn"])
     ap.add_argument("--old-tree", help="a copy of the in-memory code to compare with")
     ap.add_argument("--old-sizes", type=int, nargs="*", default=[100])
@@ -190,15 +191,15 @@ def main() -> None:
         data.mkdir(parents=True)
         t0 = time.perf_counter()
         files = {"labels": {}, "shards": {}}
-        for split, count, seed in (("train", n, 0), ("val", max(2, n // 4), 1)):
+        for split, count, seed in (("train", n, 0), ("val", args.val_videos, 1)):
             files["labels"][split], files["shards"][split] = make_split(
                 data, split, count, args.rows, args.dim, args.shards, seed)
             if free_gb(data) < args.min_free_gb:
                 raise SystemExit(f"only {free_gb(data):.1f} GB free: stopping")
         (data / "files.json").write_text(json.dumps(files))
-        gen = {"videos": n, "val_videos": max(2, n // 4), "generate_s": time.perf_counter() - t0,
+        gen = {"videos": n, "val_videos": args.val_videos, "generate_s": time.perf_counter() - t0,
                "disk_mb": du(data) / 2**20, "raw_feature_mb":
-               (n + max(2, n // 4)) * args.rows * args.dim * 4 / 2**20,
+               (n + args.val_videos) * args.rows * args.dim * 4 / 2**20,
                "free_gb": free_gb(data)}
         print(json.dumps(gen), flush=True)
         codes = ["new"] + (["old"] if args.old_tree and n in args.old_sizes else [])

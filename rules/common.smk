@@ -77,7 +77,7 @@ CODE = {
     "download_check": ("eevflow.manifest",),
     "dataset_report": ("eevflow.manifest",),
     "decode": ("eevflow.decoded_shard",),
-    "train": ("eevflow.training", "eevflow.past_end"),
+    "train": ("eevflow.train_job",),
     "predict": ("eevflow.inference",),
     "ensemble": ("eevflow.ensemble", "eevflow.report", "eevflow.past_end"),
     "score": ("eevflow.report", "eevflow.past_end"),
