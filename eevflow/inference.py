@@ -115,7 +115,9 @@ def write_predictions(model_path, labels_path, shards: dict[str, list], targets:
     predictions, whatever the split's size. Returns the rows written and the videos without
     features (video id -> reason), which get no prediction."""
     from eevflow.io import atomic_path
+    from eevflow.sequences import return_large_buffers
 
+    return_large_buffers()
     predictor, data = _open(model_path, labels_path, shards, threads, device)
     sch, n = predictions_schema(list(targets)), 0
     with atomic_path(out_path) as tmp:

@@ -202,6 +202,23 @@ def dropped_rows(rows: np.ndarray, p: float, rng: np.random.Generator,
 # ---------------------------------------------------------------------------- streamed splits
 
 
+def return_large_buffers(threshold: int = 1 << 20) -> bool:
+    """Serve every allocation of ``threshold`` bytes or more with its own mapping (glibc's
+    ``M_MMAP_THRESHOLD``), which goes back to the OS when freed. A streamed job allocates and
+    frees buffers of a video's size (features, tensors, activations), a different size for each
+    video; glibc's default threshold rises to 32 MB after the first such free, and those
+    buffers then come from the heap, which fragments and grows with the number of videos seen
+    (200 videos of one epoch: 805 MB peak RSS by default, 578 MB with this;
+    BENCHMARKS.md). Called by the job entry points; False where it does not apply (not glibc)."""
+    import ctypes
+
+    try:
+        return bool(ctypes.CDLL("libc.so.6").mallopt(-3, int(threshold)))  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        return False
+
+
+
 @dataclass(frozen=True)
 class _Entry:
     """Where one kept video's rows are: its label segments (row group, first row, end row) and

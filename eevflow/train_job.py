@@ -16,7 +16,7 @@ import eevflow
 from eevflow.io import atomic_path, inputs_key, write_json
 from eevflow.models import model_config
 from eevflow.models.options import model_type
-from eevflow.sequences import SplitData, label_video_ids, open_split
+from eevflow.sequences import SplitData, label_video_ids, open_split, return_large_buffers
 from eevflow.training import TrainConfig, Trainer
 from eevflow.validation import weights_holdout
 
@@ -63,6 +63,7 @@ def train_variant(
     the checkpoint and history (atomically). ``key_inputs`` and ``code``: what the resume key of
     the state file is made of (the job's input files by default: labels, shards, manifests).
     Returns the history written."""
+    return_large_buffers()
     feats = settings["features"]
     durations = past_end_durations(list(past_end_manifests), past_end)
     # validation.weights_holdout: those validation videos choose ensemble weights, not this model
