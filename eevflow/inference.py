@@ -4,10 +4,13 @@ loading a self-describing checkpoint, and the long-format predictions table."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import torch
 
 from eevflow.models import build_model, config_from_dict
@@ -67,7 +70,7 @@ class Predictor:
         return cls(model, ckpt["feature_mean"].numpy(), ckpt["feature_std"].numpy(), dev,
                    float(ckpt["train_config"].get("target_scale", 1.0)))
 
-    def predict(self, videos: list[VideoSeq]) -> list[np.ndarray]:
+    def predict(self, videos: Sequence[VideoSeq]) -> list[np.ndarray]:
         return predict_videos(self.model, videos, self.mean, self.std, self.device,
                               self.target_scale)
 
@@ -82,19 +85,57 @@ def predictions_frame(videos: list[VideoSeq], preds: list[np.ndarray], targets: 
     return df
 
 
-def predict_split(model_path, labels_path, shards: dict[str, list], targets: list[str],
-                  threads: int = 1, device: str = "auto"):
-    """Predict every label row of one split with the checkpoint at ``model_path``: ``shards`` is
-    extractor -> that split's shard paths. Returns the long-format frame and the videos without
-    features (video id -> reason), which get no prediction."""
-    import torch
-
-    from eevflow.sequences import load_split
+def _open(model_path, labels_path, shards, threads, device):
+    from eevflow.sequences import open_split
 
     ckpt = torch.load(model_path, map_location="cpu", weights_only=True)
     predictor = Predictor.from_checkpoint(ckpt, device=device, threads=threads)
-    labels = pd.read_parquet(labels_path, columns=["video_id", "timestamp_us"])
-    data = load_split(labels, shards, None)
-    return predictions_frame(data.videos, predictor.predict(data.videos), list(targets)), dict(
-        data.skipped
-    )
+    return predictor, open_split(labels_path, shards, None)
+
+
+def predictions_schema(targets: list[str]) -> pa.Schema:
+    """The predictions Parquet's columns: video_id, timestamp_us, one float32 column per target."""
+    return pa.schema([pa.field("video_id", pa.string()), pa.field("timestamp_us", pa.int64()),
+                      *[pa.field(t, pa.float32()) for t in targets]])
+
+
+def _video_table(v: VideoSeq, pred: np.ndarray, sch: pa.Schema) -> pa.Table:
+    n = len(v.timestamps_us)
+    cols = [pa.array([v.video_id] * n, pa.string()), pa.array(v.timestamps_us, pa.int64())]
+    cols += [pa.array(np.ascontiguousarray(pred[:, j], np.float32)) for j in range(pred.shape[1])]
+    return pa.Table.from_arrays(cols, schema=sch)
+
+
+def write_predictions(model_path, labels_path, shards: dict[str, list], targets: list[str],
+                      out_path, threads: int = 1, device: str = "auto") -> tuple[int, dict]:
+    """Predict every label row of one split with the checkpoint at ``model_path`` (``shards``:
+    extractor -> that split's shard paths) into the Parquet file ``out_path``: the rows and
+    columns of :func:`predictions_frame`, in the label file's order, written video by video
+    (one row group each; the file appears when complete). Memory is one video's features and
+    predictions, whatever the split's size. Returns the rows written and the videos without
+    features (video id -> reason), which get no prediction."""
+    from eevflow.io import atomic_path
+    from eevflow.sequences import return_large_buffers
+
+    return_large_buffers()
+    predictor, data = _open(model_path, labels_path, shards, threads, device)
+    sch, n = predictions_schema(list(targets)), 0
+    with atomic_path(out_path) as tmp:
+        with pq.ParquetWriter(tmp, sch) as writer:
+            for v in data.videos:
+                pred = predictor.predict([v])[0]
+                writer.write_table(_video_table(v, pred, sch))
+                n += len(pred)
+    return n, dict(data.skipped)
+
+
+def predict_split(model_path, labels_path, shards: dict[str, list], targets: list[str],
+                  threads: int = 1, device: str = "auto"):
+    """:func:`write_predictions`' rows as a frame (for tests and small splits: the frame holds
+    the whole split's predictions). Returns the frame and the videos without features."""
+    predictor, data = _open(model_path, labels_path, shards, threads, device)
+    videos, preds = [], []
+    for v in data.videos:
+        preds.append(predictor.predict([v])[0])
+        videos.append(VideoSeq(v.video_id, v.timestamps_us, v.features[:0]))
+    return predictions_frame(videos, preds, list(targets)), dict(data.skipped)

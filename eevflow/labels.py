@@ -258,11 +258,21 @@ def _check_order(path, df: pd.DataFrame) -> None:
 
 
 def write_labels_parquet(df: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write a validated label frame (atomically) for the workflow's later stages."""
+    """Write a validated label frame (atomically) for the workflow's later stages: one row group
+    per video (its rows are contiguous), so training and prediction read one video's labels at a
+    time (``eevflow.sequences.open_split``) instead of the whole split's. ``pd.read_parquet``
+    gives the frame back as it was."""
+    import pyarrow.parquet as pq
+
     from eevflow.io import atomic_path
 
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    ids = df["video_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.array([], int)
     with atomic_path(path) as tmp:
-        df.to_parquet(tmp, index=False)
+        with pq.ParquetWriter(tmp, table.schema, compression="snappy") as writer:
+            for a, b in zip(starts, np.r_[starts[1:], len(ids)]):
+                writer.write_table(table.slice(a, b - a))
 
 
 def predictions_table(

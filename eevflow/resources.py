@@ -51,17 +51,69 @@ def extract_resources(rows: int | None, options: dict) -> dict[str, int]:
     return {"mem_mb": 6000, "runtime": int(10 + math.ceil(2 * rows / rate / 60))}
 
 
+#: memory of a train or predict job beside its longest video: Python, torch, pyarrow, pandas and
+#: the model (bench/bench_stream_memory.py: 0.5-0.8 GB measured), with room to spare
+STREAM_BASE_MB = 1500
+#: bytes per feature value of the video in hand: its Parquet row groups, the joined float32
+#: features, the float64 copy of the standardisation pass (8 B), the standardised input and its
+#: tensor, with a margin (bench/bench_stream_memory.py)
+STREAM_BYTES_PER_VALUE = 40
+#: rows of the longest video when the shards do not exist yet: one hour at 6 Hz
+UNKNOWN_LONGEST_ROWS = ROWS_PER_SECOND * 3600
+PREDICT_ROWS_PER_S = 3 * TRAIN_STEPS_PER_S  # forward only
+
+
+def _model_memory(model: dict | None, input_dim: int, training: bool) -> tuple[float, float]:
+    """(bytes per row, fixed MB) of a variant's network: a TCN's activations (kept for the
+    backward pass when training: about six tensors of its width per convolution), the linear
+    family's context rows and normal-equation matrices (float64, a few copies in the solve)."""
+    from eevflow.models.options import family_options, model_type
+
+    family = model_type(model)
+    opts = family_options(family).from_dict({k: v for k, v in (model or {}).items()
+                                             if k != "type"})
+    if family == "linear":
+        ctx = input_dim * (1 + len(opts.lags_s) + len(opts.past_means_s))
+        return 24.0 * ctx, (4 if training else 0) * 8.0 * ctx**2 / 2**20
+    convs = 2 * opts.stacks * len(opts.dilations)
+    return 4.0 * opts.channels * convs * (6 if training else 2), 0.0
+
+
 def train_resources(
-    train_bytes: int, val_bytes: int, dims: list[int], epochs: int
+    longest_rows: int | None, train_rows: int | None, dims: list[int], epochs: int,
+    model: dict | None = None,
 ) -> dict[str, int]:
-    """From the size of the variant's shards (float32 embeddings): the features of both splits
-    are held in memory next to the model; the time grows with rows x epochs."""
-    row_bytes = 4 * max(1, sum(dims))
-    feature_mb = (train_bytes + val_bytes) / 2**20
-    steps = train_bytes / row_bytes * epochs
+    """A train job streams its splits video by video (eevflow.sequences.open_split), so memory
+    follows the longest video (``longest_rows`` of the train and val shards; None: not known yet,
+    an hour) times the feature dims, plus the network's share and a fixed base, not the size of
+    the split. The time grows with the training rows (``train_rows``; None: 1,600 videos of
+    1,500 rows) x epochs."""
+    rows = UNKNOWN_LONGEST_ROWS if longest_rows is None else max(1, longest_rows)
+    dim = max(1, sum(dims))
+    per_row, fixed_mb = _model_memory(model, dim, training=True)
+    steps = (1600 * 1500 if train_rows is None else train_rows) * epochs
     return {
-        "mem_mb": int(3000 + 2 * feature_mb),
+        "mem_mb": int(STREAM_BASE_MB + fixed_mb
+                      + rows * (STREAM_BYTES_PER_VALUE * dim + per_row) / 2**20),
         "runtime": int(15 + math.ceil(2 * steps / TRAIN_STEPS_PER_S / 60)),
+    }
+
+
+def predict_resources(
+    longest_rows: int | None, total_rows: int | None, dims: list[int], model: dict | None = None
+) -> dict[str, int]:
+    """A predict (or select_sweep) job predicts video by video and writes each video's rows as
+    it goes: memory follows the longest video (None: an hour) x dims plus a fixed base; time the
+    rows predicted (None: 60 minutes)."""
+    rows = UNKNOWN_LONGEST_ROWS if longest_rows is None else max(1, longest_rows)
+    dim = max(1, sum(dims))
+    per_row, fixed_mb = _model_memory(model, dim, training=False)
+    runtime = 60 if total_rows is None else int(
+        10 + math.ceil(2 * total_rows / PREDICT_ROWS_PER_S / 60))
+    return {
+        "mem_mb": int(STREAM_BASE_MB + fixed_mb
+                      + rows * (STREAM_BYTES_PER_VALUE * dim + per_row) / 2**20),
+        "runtime": runtime,
     }
 
 

@@ -85,6 +85,21 @@ def shard_metadata(path: str | os.PathLike) -> dict[str, str]:
     }
 
 
+def video_rows(paths: Iterable[str | os.PathLike]) -> tuple[int, int] | None:
+    """(rows of the longest video, rows in all) of shards, from their Parquet footers alone (one
+    row group per video); None when a shard does not exist yet (a job's resources are asked for
+    before its inputs are made)."""
+    longest = total = 0
+    for path in paths:
+        if not os.path.exists(path):
+            return None
+        meta = pq.ParquetFile(path).metadata
+        for rg in range(meta.num_row_groups):
+            rows = meta.row_group(rg).num_rows
+            longest, total = max(longest, rows), total + rows
+    return longest, total
+
+
 def _to_numpy(table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     col = table.column("embedding").combine_chunks()
     dim = col.type.list_size

@@ -22,6 +22,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Callable
 
 import numpy as np
@@ -53,6 +54,18 @@ def video_loss(output: torch.Tensor, y: torch.Tensor, target_scale: float = 1.0)
     return torch.mean((output - y * target_scale) ** 2)
 
 
+def combined_m_rho(per_video: list[np.ndarray]) -> float:
+    """M_rho from each video's row of per-target r (``ScoreResult.per_video`` of a one-video
+    ``metrics.score``: nan where a pair was skipped or the video is unscorable), averaged as
+    ``metrics.score`` does: the nan-mean over targets, then the mean over the videos that have
+    one."""
+    if not per_video:
+        raise ValueError("no rows to score")
+    video_mean = metrics._nanmean(np.stack(per_video), axis=1)
+    included = ~np.isnan(video_mean)
+    return float(video_mean[included].mean()) if included.any() else float("nan")
+
+
 class Trainer:
     def __init__(self, model_cfg, train_cfg: TrainConfig, threads: int = 1):
         self.model_cfg, self.cfg = model_cfg, train_cfg
@@ -67,25 +80,34 @@ class Trainer:
 
     # ------------------------------------------------------------------ validation
 
-    def predict(self, videos: list[VideoSeq]) -> list[np.ndarray]:
+    def predict(self, videos: Sequence[VideoSeq]) -> list[np.ndarray]:
         return predict_videos(self.model, videos, self.mean, self.std, self.device,
                               self.cfg.target_scale)
 
-    def validate(self, videos: list[VideoSeq], model=None) -> float:
+    def validate(self, videos: Sequence[VideoSeq], model=None) -> float:
         """Validation M_rho under ``val_rows``: scoring (all rows in, undetected rows scored as
-        ``scoring.ignore_undetected``), detected (undetected rows neither fed nor scored), all."""
+        ``scoring.ignore_undetected``), detected (undetected rows neither fed nor scored), all.
+
+        Streamed: each video is predicted and scored on its own (``metrics.score`` of its rows:
+        a video's Pearson r depends on its rows alone, computed by the same in-order sums as in
+        a call over the whole split) and only its row of per-target r is kept; the rows are then
+        averaged as ``metrics.score`` averages them, so the number is the one a single call on
+        the concatenated split gives (tests/test_streaming.py)."""
         model = self.model if model is None else model
         mode = self.cfg.val_rows
-        rows = [np.flatnonzero(v.detected) for v in videos] if mode == "detected" else None
-        preds = predict_videos(model, videos, self.mean, self.std, self.device,
-                               self.cfg.target_scale, rows)
-        ids = np.concatenate([np.full(len(p), i) for i, p in enumerate(preds)])
-        y = np.concatenate([v.labels if rows is None else v.labels[r]
-                            for v, r in zip(videos, rows or [None] * len(videos))])
         ignore = {"scoring": self.cfg.ignore_undetected, "detected": True, "all": False}[mode]
-        res = metrics.score(ids, y, np.concatenate(preds), policy=self.cfg.constant_policy,
-                            ignore_undetected=ignore)
-        return float(res.m_rho)
+        per_video = []
+        for v in videos:
+            rows = np.flatnonzero(v.detected) if mode == "detected" else None
+            if rows is not None and len(rows) == 0:
+                continue  # no rows: not a video of the metric's input
+            pred = predict_videos(model, [v], self.mean, self.std, self.device,
+                                  self.cfg.target_scale, None if rows is None else [rows])[0]
+            y = v.labels if rows is None else v.labels[rows]
+            res = metrics.score(np.zeros(len(pred), np.int64), y, pred,
+                                policy=self.cfg.constant_policy, ignore_undetected=ignore)
+            per_video.append(res.per_video[0])
+        return combined_m_rho(per_video)
 
     # ------------------------------------------------------------------ training
 
@@ -125,7 +147,7 @@ class Trainer:
         return {"train_loss": total / trained if trained else float("nan"),
                 "trained_videos": trained, "optimizer_steps": steps}
 
-    def fit(self, train: list[VideoSeq], val: list[VideoSeq], state_path: str | None = None,
+    def fit(self, train: Sequence[VideoSeq], val: Sequence[VideoSeq], state_path: str | None = None,
             resume_key: str = "", on_epoch_end: Callable[[int], None] | None = None,
             blocks: list[int] | None = None) -> dict:
         """Train; with ``state_path``, resume from it when its ``resume_key`` matches and write it

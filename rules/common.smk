@@ -79,7 +79,7 @@ CODE = {
     "merge_manifest": ("eevflow.manifest",),
     "dataset_report": ("eevflow.manifest",),
     "decode": ("eevflow.decoded_shard",),
-    "train": ("eevflow.training", "eevflow.past_end"),
+    "train": ("eevflow.train_job",),
     "predict": ("eevflow.inference",),
     "ensemble": ("eevflow.ensemble", "eevflow.report", "eevflow.past_end"),
     "score": ("eevflow.report", "eevflow.past_end"),
@@ -373,23 +373,64 @@ def extract_videos(wildcards):
     return decode_inputs(wildcards) if config["decode"]["store"] == "none" else []
 
 
+def _shard_rows(paths):
+    """(longest video's rows, all rows) of shards (footers only), or (None, None) when one is
+    not there yet."""
+    from eevflow.shards import video_rows
+
+    found = video_rows(paths)
+    return found if found is not None else (None, None)
+
+
 def train_resource(key):
+    """The job streams its videos: memory from the longest video's rows x dims (train and val
+    shards), time from the training rows x epochs (eevflow/resources.py)."""
+
     def get(wc, input):
         settings = eevconfig.variant_settings(config, wc.variant, TRAINABLE)
-        dims = [
-            jobsize.extractor_dim(config["extractors"][f]) for f in settings["features"]
-        ]
-        size = lambda split: sum(
-            os.path.getsize(p)
-            for f in settings["features"]
-            for p in input[f"{split}__{f}"]
-            if os.path.exists(p)
-        )
+        feats = settings["features"]
+        dims = [jobsize.extractor_dim(config["extractors"][f]) for f in feats]
+        paths = lambda split: [p for f in feats for p in input[f"{split}__{f}"]]
+        longest, _ = _shard_rows(paths("train") + paths("val"))
+        _, train_rows = _shard_rows([p for p in input[f"train__{feats[0]}"]])
         return jobsize.train_resources(
-            size("train"),
-            size("val"),
+            longest,
+            train_rows,
             dims,
             settings["training"]["epochs"],
+            settings["model"],
         )[key]
+
+    return get
+
+
+def predict_resource(key, sweep=False):
+    """predict (``sweep=False``: one variant, inputs ``shards__<f>``) and select_sweep (its
+    points' largest network, inputs ``<split>__<f>`` of val and test): memory from the longest
+    video's rows x dims, time from the rows predicted (eevflow/resources.py)."""
+
+    def get(wc, input):
+        names = list(SWEEPS[wc.sweep]) if sweep else [wc.variant]
+        feats = TRAINABLE[names[0]]["features"]
+        dims = [jobsize.extractor_dim(config["extractors"][f]) for f in feats]
+        if sweep:
+            paths = [p for s in PRED_SPLITS for f in feats for p in input[f"{s}__{f}"]]
+            _, total = _shard_rows(
+                [p for s in PRED_SPLITS for p in input[f"{s}__{feats[0]}"]]
+            )
+        else:
+            paths = [p for f in feats for p in input[f"shards__{f}"]]
+            _, total = _shard_rows(list(input[f"shards__{feats[0]}"]))
+        longest, _ = _shard_rows(paths)
+        asks = [
+            jobsize.predict_resources(
+                longest,
+                total,
+                dims,
+                eevconfig.variant_settings(config, n, TRAINABLE)["model"],
+            )
+            for n in names
+        ]
+        return max(a[key] for a in asks)
 
     return get

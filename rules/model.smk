@@ -18,8 +18,8 @@ rule train:
         ENV
     threads: 2
     resources:
-        mem_mb=train_resource("mem_mb"),
-        runtime=train_resource("runtime"),
+        mem_mb=retried(train_resource("mem_mb")),
+        runtime=retried(train_resource("runtime")),
         gpu=1,
     params:
         code=model_code("train"),
@@ -48,8 +48,8 @@ rule predict:
         ENV
     threads: 2
     resources:
-        mem_mb=6000,
-        runtime=60,
+        mem_mb=retried(predict_resource("mem_mb")),
+        runtime=retried(predict_resource("runtime")),
         gpu=1,
     params:
         code=model_code("predict"),
@@ -76,8 +76,8 @@ rule select_sweep:
         ENV
     threads: 2
     resources:
-        mem_mb=6000,
-        runtime=60,
+        mem_mb=retried(predict_resource("mem_mb", sweep=True)),
+        runtime=retried(predict_resource("runtime", sweep=True)),
         gpu=1,
     params:
         code=sweep_code,

@@ -1,11 +1,15 @@
 """Job resources grow with the job: longer videos, bigger shards and more epochs ask for more."""
 
+import numpy as np
+
 from eevflow.resources import (
     decode_resources,
     extract_resources,
     extractor_dim,
+    predict_resources,
     train_resources,
 )
+from eevflow.shards import video_rows, write_shard
 
 
 def test_decode_grows_with_duration_and_covers_the_measured_peak():
@@ -39,13 +43,49 @@ def test_extract_from_the_decoded_rows_whatever_the_store():
     assert audio["runtime"] == 10 + 48
 
 
-def test_train_from_shard_size_dims_and_epochs():
+def test_train_memory_follows_the_longest_video_not_the_split():
     dims = [extractor_dim({"backend": "efficientnet_lite0"}), extractor_dim(
         {"backend": "logmel", "n_mels": 64})]
     assert dims == [1280, 64]
-    a = train_resources(10**9, 10**8, dims, 20)
-    b = train_resources(10**9, 10**8, dims, 40)
-    assert b["runtime"] > a["runtime"] and b["mem_mb"] == a["mem_mb"]
-    assert a["mem_mb"] > 3000 + 2 * 1000
+    tcn = {"type": "tcn", "channels": 512, "dilations": [1, 2, 4, 8]}
+    a = train_resources(1500, 100 * 1500, dims, 20, tcn)
+    b = train_resources(1500, 1600 * 1500, dims, 20, tcn)
+    c = train_resources(1500, 1600 * 1500, dims, 40, tcn)
+    assert a["mem_mb"] == b["mem_mb"] == c["mem_mb"]  # the split's size: time only
+    assert a["runtime"] < b["runtime"] < c["runtime"]
+    longer = train_resources(6000, 100 * 1500, dims, 20, tcn)
+    assert longer["mem_mb"] > a["mem_mb"] and longer["runtime"] == a["runtime"]
+    wider = train_resources(1500, 100 * 1500, [2048, 2048], 20, tcn)
+    assert wider["mem_mb"] > a["mem_mb"]
+    # not known yet: an hour-long video, and EEV's training set for the time
+    assert train_resources(None, None, dims, 20, tcn) == train_resources(
+        6 * 3600, 1600 * 1500, dims, 20, tcn)
+    # the linear family's normal equations: (3 x 2048)^2 float64, a few copies
+    ridge = {"type": "linear", "lags_s": [1.0], "past_means_s": [2.0]}
+    assert train_resources(1500, None, [2048], 1, ridge)["mem_mb"] > 1500 + 4 * 6144**2 * 8 / 2**20
+    # BENCHMARKS.md "Streaming train and predict": 2,048-D, 1,500 rows, small TCN, <= 1 GB peak
+    small = {"type": "tcn", "channels": 8, "dilations": [1, 2]}
+    assert train_resources(1500, None, [2048], 1, small)["mem_mb"] >= 1.3 * 1000
+    assert train_resources(6 * 600, None, [2048], 20, tcn)["mem_mb"] <= 6000
     assert extractor_dim({"backend": "tfhub_audio", "model": "trill_distilled"}) == 2048
     assert extractor_dim({"backend": "musicnn", "layer": "taggram"}) == 50
+
+
+def test_predict_memory_follows_the_longest_video():
+    tcn = {"type": "tcn"}
+    a, b = predict_resources(1500, 10**5, [2048], tcn), predict_resources(1500, 10**7, [2048], tcn)
+    assert a["mem_mb"] == b["mem_mb"] and a["runtime"] < b["runtime"]
+    assert predict_resources(6000, 10**5, [2048], tcn)["mem_mb"] > a["mem_mb"]
+    assert predict_resources(None, None, [2048], tcn)["runtime"] == 60
+    assert predict_resources(None, None, [2048], tcn)["mem_mb"] <= 6000
+
+
+def test_video_rows_reads_the_shard_footers(tmp_path):
+    ts = np.arange(5) * 166667
+    write_shard(tmp_path / "a.parquet", iter([("a", ts, np.ones((5, 2))),
+                                              ("b", ts[:3], np.ones((3, 2)))]), 2, {})
+    write_shard(tmp_path / "b.parquet", iter([("c", ts[:4], np.ones((4, 2)))]), 2, {})
+    write_shard(tmp_path / "e.parquet", iter([]), 2, {})
+    paths = [tmp_path / n for n in ("a.parquet", "b.parquet", "e.parquet")]
+    assert video_rows(paths) == (5, 12)
+    assert video_rows([*paths, tmp_path / "missing.parquet"]) is None

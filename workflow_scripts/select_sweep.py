@@ -7,8 +7,8 @@ import json
 import logging
 from pathlib import Path
 
-from eevflow.inference import predict_split
-from eevflow.io import atomic_path, write_json
+from eevflow.inference import write_predictions
+from eevflow.io import write_json
 from eevflow.runtime import run_script
 from eevflow.sweeps import select_point
 
@@ -23,12 +23,12 @@ def main(sm):
                  table["chosen_val_m_rho"], len(points))
     for split in ("val", "test"):
         shards = {f: list(sm.input[f"{split}__{f}"]) for f in sm.params.features}
-        df, skipped = predict_split(sm.input[f"model__{chosen}"], sm.input[f"labels__{split}"],
-                                    shards, list(sm.params.targets), threads=sm.threads)
+        n, skipped = write_predictions(sm.input[f"model__{chosen}"], sm.input[f"labels__{split}"],
+                                       shards, list(sm.params.targets), sm.output[split],
+                                       threads=sm.threads)
+        logging.info("%s: %d rows predicted, %d videos without features", split, n, len(skipped))
         for vid, why in skipped.items():
             logging.warning("%s: no prediction for %s: %s", split, vid, why)
-        with atomic_path(sm.output[split]) as tmp:
-            df.to_parquet(tmp, index=False)
     write_json(table, sm.output.table)
 
 
