@@ -15,6 +15,7 @@ import torch
 
 from eevflow.models import build_model, config_from_dict
 from eevflow.sequences import VideoSeq
+from eevflow.split_stream import open_split, return_large_buffers
 
 
 def pick_device(name: str) -> torch.device:
@@ -86,8 +87,6 @@ def predictions_frame(videos: list[VideoSeq], preds: list[np.ndarray], targets: 
 
 
 def _open(model_path, labels_path, shards, threads, device):
-    from eevflow.sequences import open_split
-
     ckpt = torch.load(model_path, map_location="cpu", weights_only=True)
     predictor = Predictor.from_checkpoint(ckpt, device=device, threads=threads)
     return predictor, open_split(labels_path, shards, None)
@@ -115,7 +114,6 @@ def write_predictions(model_path, labels_path, shards: dict[str, list], targets:
     predictions, whatever the split's size. Returns the rows written and the videos without
     features (video id -> reason), which get no prediction."""
     from eevflow.io import atomic_path
-    from eevflow.sequences import return_large_buffers
 
     return_large_buffers()
     predictor, data = _open(model_path, labels_path, shards, threads, device)

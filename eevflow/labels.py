@@ -260,7 +260,7 @@ def _check_order(path, df: pd.DataFrame) -> None:
 def write_labels_parquet(df: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write a validated label frame (atomically) for the workflow's later stages: one row group
     per video (its rows are contiguous), so training and prediction read one video's labels at a
-    time (``eevflow.sequences.open_split``) instead of the whole split's. ``pd.read_parquet``
+    time (``eevflow.split_stream.open_split``) instead of the whole split's. ``pd.read_parquet``
     gives the frame back as it was."""
     import pyarrow.parquet as pq
 

@@ -83,7 +83,7 @@ def train_resources(
     longest_rows: int | None, train_rows: int | None, dims: list[int], epochs: int,
     model: dict | None = None,
 ) -> dict[str, int]:
-    """A train job streams its splits video by video (eevflow.sequences.open_split), so memory
+    """A train job streams its splits video by video (eevflow.split_stream.open_split), so memory
     follows the longest video (``longest_rows`` of the train and val shards; None: not known yet,
     an hour) times the feature dims, plus the network's share and a fixed base, not the size of
     the split. The time grows with the training rows (``train_rows``; None: 1,600 videos of

@@ -1,6 +1,6 @@
 """One train job, from its files to its checkpoint and history: what ``workflow_scripts/train.py``
 runs and ``bench/bench_stream_memory.py`` measures. The splits stream from their shards
-(``eevflow.sequences.open_split``), so the job's memory follows its longest video, not the size
+(``eevflow.split_stream.open_split``), so the job's memory follows its longest video, not the size
 of the training set."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import eevflow
 from eevflow.io import atomic_path, inputs_key, write_json
 from eevflow.models import model_config
 from eevflow.models.options import model_type
-from eevflow.sequences import SplitData, label_video_ids, open_split, return_large_buffers
+from eevflow.sequences import SplitData
+from eevflow.split_stream import label_video_ids, open_split, return_large_buffers
 from eevflow.training import TrainConfig, Trainer
 from eevflow.validation import weights_holdout
 

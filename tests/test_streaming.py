@@ -16,7 +16,8 @@ from eevflow.labels import write_labels_parquet
 from eevflow.models import model_config
 from eevflow.models.options import model_type
 from eevflow.past_end import drop_past_end
-from eevflow.sequences import feature_stats, load_split, open_split, shuffled_labels
+from eevflow.sequences import feature_stats, load_split, shuffled_labels
+from eevflow.split_stream import open_split
 from eevflow.shards import write_shard
 from eevflow.train_job import train_variant
 from eevflow.training import TrainConfig, Trainer
