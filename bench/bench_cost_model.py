@@ -63,8 +63,11 @@ def _tree_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def jobs(results: Path) -> pd.DataFrame:
-    """One row per benchmarked job: stage, seconds, peak RSS (MB), hours covered, output bytes."""
+def jobs(results: Path, splits: list[str] | None = None) -> pd.DataFrame:
+    """One row per benchmarked job: stage, seconds, peak RSS (MB), hours covered, output bytes.
+    ``splits``: only the download_check, decode, extract and predict jobs of these splits (e.g.
+    the long-video test's ``test``, whose one job per stage is a 10-minute video, so that the
+    short videos' fixed start-up costs do not set the rate); train jobs are always counted."""
     shards = _hours_by_shard(results)
     split_hours = defaultdict(float)
     for (split, _), h in shards.items():
@@ -101,6 +104,8 @@ def jobs(results: Path) -> pd.DataFrame:
             continue
         if not hours or math.isnan(hours):
             continue
+        if splits and rule != "train" and not any(part in splits for part in rest):
+            continue
         rows.append({"stage": stage, "job": "/".join(parts), "s": float(bench["s"]),
                      "max_rss_mb": float(bench["max_rss"]), "hours": hours,
                      "out_bytes": out_bytes, "results": str(results)})
@@ -128,9 +133,10 @@ def cost_table(df: pd.DataFrame) -> pd.DataFrame:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("results", nargs="+", type=Path)
+    ap.add_argument("--splits", nargs="*", help="count only these splits' per-shard jobs")
     ap.add_argument("--json")
     args = ap.parse_args()
-    df = pd.concat([jobs(r) for r in args.results], ignore_index=True)
+    df = pd.concat([jobs(r, args.splits) for r in args.results], ignore_index=True)
     if df.empty:
         raise SystemExit("no benchmark files with known video hours under the given folders")
     table = cost_table(df)
