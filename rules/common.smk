@@ -7,6 +7,7 @@ import sys
 # The eevflow package lives beside the Snakefile (job scripts find it through _paths.py).
 sys.path.insert(0, os.path.dirname(os.path.abspath(workflow.main_snakefile)))
 
+import numpy as np
 import pandas as pd
 
 from eevflow import config as eevconfig
@@ -200,8 +201,10 @@ def shard_rows(manifest, shard):
     """The manifest rows that go on to decoding in one shard: status ok, no_audio unless
     probe.no_audio is exclude, audio_short unless probe.short_audio is exclude; in manifest
     order."""
-    in_shard = [shard_of(v, N_SHARDS) == int(shard) for v in manifest["video_id"]]
-    return manifest[manifest["status"].isin(USABLE).to_numpy() & in_shard]
+    in_shard = np.array(
+        [shard_of(v, N_SHARDS) == int(shard) for v in manifest["video_id"]], dtype=bool
+    )  # (a shard may hold no video: an empty mask, not an empty list)
+    return manifest[manifest["status"].isin(USABLE).to_numpy(dtype=bool) & in_shard]
 
 
 def decode_inputs(wildcards):
