@@ -63,6 +63,12 @@ UNKNOWN_LONGEST_ROWS = ROWS_PER_SECOND * 3600
 PREDICT_ROWS_PER_S = 3 * TRAIN_STEPS_PER_S  # forward only
 
 
+def _stream_mb(rows: int, dim: int, per_row: float, fixed_mb: float) -> int:
+    """A streamed job's memory: the base, the network's fixed share, and the longest video's
+    rows x (its feature values and the network's activations)."""
+    return int(STREAM_BASE_MB + fixed_mb + rows * (STREAM_BYTES_PER_VALUE * dim + per_row) / 2**20)
+
+
 def _model_memory(model: dict | None, input_dim: int, training: bool) -> tuple[float, float]:
     """(bytes per row, fixed MB) of a variant's network: a TCN's activations (kept for the
     backward pass when training: about six tensors of its width per convolution), the linear
@@ -93,8 +99,7 @@ def train_resources(
     per_row, fixed_mb = _model_memory(model, dim, training=True)
     steps = (1600 * 1500 if train_rows is None else train_rows) * epochs
     return {
-        "mem_mb": int(STREAM_BASE_MB + fixed_mb
-                      + rows * (STREAM_BYTES_PER_VALUE * dim + per_row) / 2**20),
+        "mem_mb": _stream_mb(rows, dim, per_row, fixed_mb),
         "runtime": int(15 + math.ceil(2 * steps / TRAIN_STEPS_PER_S / 60)),
     }
 
@@ -111,8 +116,7 @@ def predict_resources(
     runtime = 60 if total_rows is None else int(
         10 + math.ceil(2 * total_rows / PREDICT_ROWS_PER_S / 60))
     return {
-        "mem_mb": int(STREAM_BASE_MB + fixed_mb
-                      + rows * (STREAM_BYTES_PER_VALUE * dim + per_row) / 2**20),
+        "mem_mb": _stream_mb(rows, dim, per_row, fixed_mb),
         "runtime": runtime,
     }
 
