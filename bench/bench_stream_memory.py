@@ -3,8 +3,10 @@
 For each size N: synthetic splits in the workflow's format (a train split of N videos and a val
 split of ``--val-videos``, ``--rows`` label rows each, ``--dim``-D features in ``--shards`` embedding shards
 per split, 15 targets; labels written by the labels rule's writer), then each job in a fresh
-subprocess, which reports its own peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) and
-wall time:
+subprocess, which reports its own peak RSS (``VmHWM`` of ``/proc/self/status``: not ``ru_maxrss``,
+which Linux carries over from the parent across fork + exec, so that a child of this script would
+report at least the script's own size, itself growing with N from writing the labels) and wall
+time:
 
 * ``train``: ``eevflow.train_job.train_variant``, the code ``workflow_scripts/train.py`` runs (the
   small TCN below, 1 epoch; ``--families linear`` adds the ridge baseline);
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -93,6 +96,12 @@ def make_split(out: Path, split: str, n: int, rows: int, dim: int, n_shards: int
     return str(out / f"{split}_labels.parquet"), paths
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (the high-water mark of its address space since exec), MiB."""
+    status = Path("/proc/self/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+
+
 def child(args) -> None:
     """One job in this process; prints its peak RSS and wall time as JSON."""
     import logging
@@ -145,8 +154,8 @@ def child(args) -> None:
                               TARGETS, threads=args.threads, device="cpu")
         df.to_parquet(Path(args.data, "pred_old.parquet"), index=False)
     wall = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB
-    print(json.dumps({"peak_rss_mb": rss, "wall_s": wall}))
+    print(json.dumps({"peak_rss_mb": peak_rss_mb(), "wall_s": wall,
+                      "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
 def run_child(mode, code, family, data, args) -> dict:
