@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from eevflow.sequences import SplitData, VideoSeq
+from eevflow.shards import shard_metadata
 
 log = logging.getLogger(__name__)
 
@@ -246,3 +247,9 @@ def open_split(
 
 def _shard_dim(paths: list[str]) -> int:
     return pq.read_schema(paths[0]).field("embedding").type.list_size
+
+
+def shard_modality(paths: list[str]) -> str:
+    """The modality an extractor's shards record (``visual`` / ``audio``; ``unknown`` when the
+    metadata has none)."""
+    return shard_metadata(paths[0]).get("modality", "unknown")

@@ -17,7 +17,8 @@ from eevflow.io import atomic_path, inputs_key, write_json
 from eevflow.models import model_config
 from eevflow.models.options import model_type
 from eevflow.sequences import SplitData
-from eevflow.split_stream import label_video_ids, open_split, return_large_buffers
+from eevflow.split_stream import (label_video_ids, open_split, return_large_buffers,
+                                  shard_modality)
 from eevflow.training import TrainConfig, Trainer
 from eevflow.validation import weights_holdout
 
@@ -80,8 +81,9 @@ def train_variant(
     log.info("longest video: %d rows (train), %d rows (val)", train.videos.longest,
              val.videos.longest)
     input_dim = sum(dim for _, dim in train.blocks)
+    streams = [[name, dim, shard_modality(shards["train"][name])] for name, dim in train.blocks]
     model_cfg = model_config(model_type(settings["model"]), settings["model"], input_dim,
-                             len(targets))
+                             len(targets), streams=streams)
     train_cfg = TrainConfig(constant_policy=scoring["constant_policy"],
                             ignore_undetected=scoring["ignore_undetected"],
                             **settings["training"])

@@ -47,11 +47,17 @@ class TrainConfig(TrainingOptions):
     ignore_undetected: bool = True  # scoring.ignore_undetected, for val_rows: scoring
 
 
-def video_loss(output: torch.Tensor, y: torch.Tensor, target_scale: float = 1.0) -> torch.Tensor:
-    """Eq. 4 for one video: the squared error averaged over its rows and targets, between the
-    model's output and the targets times ``target_scale`` (the output is in scaled units; a
-    prediction is output / target_scale)."""
-    return torch.mean((output - y * target_scale) ** 2)
+def video_loss(output: torch.Tensor, y: torch.Tensor, target_scale: float = 1.0,
+               loss: str = "mse") -> torch.Tensor:
+    """Eq. 4 for one video: the squared error (``mse``) or the absolute error (``l1``) averaged
+    over its rows and targets, between the model's output and the targets times
+    ``target_scale`` (the output is in scaled units; a prediction is output / target_scale)."""
+    err = output - y * target_scale
+    if loss == "mse":
+        return torch.mean(err**2)
+    if loss == "l1":
+        return torch.mean(err.abs())
+    raise ValueError(f"unknown loss {loss!r}")
 
 
 def combined_m_rho(per_video: list[np.ndarray]) -> float:
@@ -132,7 +138,7 @@ class Trainer:
                 continue
             x, s = video_tensors(v, self.mean, self.std, self.device, rows)
             y = torch.from_numpy(v.labels[rows]).to(self.device)
-            loss = video_loss(self.model(x, s)[0], y, cfg.target_scale)
+            loss = video_loss(self.model(x, s)[0], y, cfg.target_scale, cfg.loss)
             (loss / cfg.grad_accum).backward()
             total += float(loss.detach())
             trained, pending = trained + 1, pending + 1

@@ -25,6 +25,7 @@ from eevflow.validation import split_rows
 
 TARGETS = ["t0", "t1", "t2"]
 DIMS = {"x": 6, "y": 3}
+MODALITY = {"x": "visual", "y": "audio"}
 
 
 def _split(tmp_path, split, n, seed, n_shards=2, lengths=(20, 45)):
@@ -61,7 +62,7 @@ def _split(tmp_path, split, n, seed, n_shards=2, lengths=(20, 45)):
         paths = []
         for s, its in enumerate(items):
             path = tmp_path / f"{split}_{name}_{s}.parquet"
-            write_shard(path, iter(its), dim, {"extractor": name})
+            write_shard(path, iter(its), dim, {"extractor": name, "modality": MODALITY[name]})
             paths.append(str(path))
         shards[name] = paths
     return str(tmp_path / f"{split}_labels.parquet"), labels, shards
@@ -207,6 +208,9 @@ SETTINGS = {
                                  "shuffle_labels": True, "val_rows": "detected"}},
     "linear": {"model": {"type": "linear", "lags_s": [1.0], "past_means_s": [2.0],
                          "alphas": [0.1, 10.0]}, "training": {}},
+    "bigru": {"model": {"type": "bigru", "hidden_visual": 6, "hidden_audio": 3, "window_s": 3.0},
+              "training": {"epochs": 2, "optimizer": "adam", "lr": 0.01, "grad_accum": 2,
+                           "loss": "l1"}},
 }
 
 
@@ -227,7 +231,8 @@ def test_streamed_training_and_prediction_equal_the_in_memory_path(tmp_path, nam
         history_path=str(tmp_path / "h.json"), state_path=str(tmp_path / "state.pt"))
     # the reference: the split in memory, validated by one metrics.score call over it
     train, val = load_split(tr_labels, tr_shards, TARGETS), load_split(va_labels, va_shards, TARGETS)
-    cfg = model_config(model_type(settings["model"]), settings["model"], 9, len(TARGETS))
+    cfg = model_config(model_type(settings["model"]), settings["model"], 9, len(TARGETS),
+                       streams=[[f, d, MODALITY[f]] for f, d in DIMS.items()])
     ref = Trainer(cfg, TrainConfig(**scoring, **settings["training"]))
 
     def validate(videos, model=None):

@@ -16,10 +16,15 @@ def family_module(family: str):
     return importlib.import_module(family_options(family).module)
 
 
-def model_config(family: str, options: dict[str, Any], input_dim: int, n_targets: int):
-    """The family's config from a variant's ``model:`` options (validated; ``type`` dropped)."""
+def model_config(family: str, options: dict[str, Any], input_dim: int, n_targets: int,
+                 streams: list[list] | None = None):
+    """The family's config from a variant's ``model:`` options (validated; ``type`` dropped).
+    ``streams``: ``[extractor, dim, modality]`` per block of the features, for the families that
+    treat the blocks apart (their config has a ``streams`` field)."""
     opts = family_options(family).from_dict(options)
-    return family_module(family).CONFIG(input_dim=input_dim, n_targets=n_targets, **opts.to_dict())
+    config = family_module(family).CONFIG
+    extra = {"streams": streams} if streams and "streams" in config.__dataclass_fields__ else {}
+    return config(input_dim=input_dim, n_targets=n_targets, **opts.to_dict(), **extra)
 
 
 def config_from_dict(family: str, values: dict[str, Any]):

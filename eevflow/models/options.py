@@ -85,10 +85,39 @@ class LinearOptions(FamilyOptions):
 
 
 @dataclass
+class BiGRUOptions(FamilyOptions):
+    """The 2nd place system (Lin et al.): one 2-layer bidirectional GRU per feature stream, their
+    outputs concatenated, context gating, a linear layer to the targets, context gating, sigmoid;
+    run on rows sampled at ``sample_hz`` in windows of ``window_s`` and interpolated linearly back
+    to every label row."""
+
+    family: ClassVar[str] = "bigru"
+    module: ClassVar[str] = "eevflow.models.bigru"
+
+    layers: int = option(2, "GRU layers per stream", minimum=1)
+    hidden_visual: int = option(512, "GRU width (each direction) of a visual stream", minimum=1)
+    hidden_audio: int = option(128, "GRU width (each direction) of an audio stream", minimum=1)
+    dropout: float = option(0.3, "dropout between the GRU layers", minimum=0, exclusiveMaximum=1)
+    sample_hz: float | None = option(
+        1.0, "rows fed to the GRUs: the row nearest each multiple of 1 / sample_hz seconds, the "
+        "outputs interpolated linearly to every row (the authors' 1 Hz); null: every row",
+        exclusiveMinimum=0)
+    window_s: float | None = option(
+        60.0, "the GRUs run over consecutive windows of this many seconds (the authors' 60-step "
+        "clips at 1 Hz); null: over the whole video", exclusiveMinimum=0)
+    random_offset: bool = option(
+        True, "training only: the window boundaries move by a random fraction of window_s at "
+        "every forward pass, so the clips a video is cut into differ from epoch to epoch")
+
+
+@dataclass
 class TrainingOptions(Options):
     """How a variant is trained (the winner's: SGD, one video per forward pass, 32 accumulated)."""
 
     epochs: int = option(20, "passes over the training videos", minimum=1)
+    loss: Literal["mse", "l1"] = option(
+        "mse", "per-video loss over the trained rows and targets: mean squared error (the "
+        "winner's Eq. 4) or mean absolute error (the 2nd place's element-wise L1)")
     optimizer: Literal["sgd", "adam"] = option("sgd", "optimiser: SGD (the paper's) or Adam")
     lr: float = option(5e-3, "learning rate", exclusiveMinimum=0)
     momentum: float = option(0.0, "SGD momentum (unused by Adam)", minimum=0)
@@ -163,7 +192,7 @@ class TrainingOptions(Options):
 
 
 FAMILIES: dict[str, type[FamilyOptions]] = {
-    cls.family: cls for cls in (TCNOptions, LinearOptions)
+    cls.family: cls for cls in (TCNOptions, LinearOptions, BiGRUOptions)
 }
 DEFAULT_FAMILY = "tcn"
 
