@@ -38,19 +38,42 @@ VARIANT = "tcn_av"
 pytestmark = pytest.mark.integration
 
 
-def make_long_video(path: Path) -> None:
-    """10 minutes of ffmpeg's testsrc2 at 1280x720, 25 fps, with a 440 Hz tone (AAC, 44.1 kHz)."""
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        pytest.fail("ffmpeg is needed to generate the long video (apt-get install ffmpeg)")
-    cmd = [
-        ffmpeg, "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate={FPS}",
-        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-        "-t", str(SECONDS), "-c:v", "libx264", "-preset", "ultrafast", "-crf", "32",
-        "-g", "250", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", str(path),
-    ]
-    subprocess.run(cmd, check=True, timeout=900)
+def make_long_video(path: Path, seconds: int = SECONDS) -> None:
+    """10 minutes of FFmpeg's testsrc2 at 1280x720, 25 fps, with a 440 Hz tone (AAC, 44.1 kHz):
+    the lavfi sources and encoders of PyAV's own FFmpeg (no ffmpeg command needed), H.264
+    ultrafast, CRF 32, a keyframe every 10 s; audio interleaved with the video by time."""
+    import av
+
+    src = av.open(f"testsrc2=size=1280x720:rate={FPS}:duration={seconds}", format="lavfi")
+    snd = av.open(f"sine=frequency=440:sample_rate=44100:duration={seconds}", format="lavfi")
+    resample = av.AudioResampler(format="fltp", layout="mono", rate=44100, frame_size=1024)
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=FPS, options={"preset": "ultrafast", "crf": "32"})
+        v.width, v.height, v.pix_fmt = 1280, 720, "yuv420p"
+        v.codec_context.gop_size = 10 * FPS
+        a = out.add_stream("aac", rate=44100, layout="mono")
+        a.bit_rate = 64000
+
+        def audio_until(t):  # encode the tone's frames up to t seconds (None: to the end)
+            nonlocal sent
+            while sent is not None and (t is None or sent < t):
+                try:
+                    frame = next(tone)
+                except StopIteration:
+                    frame, sent = None, None
+                for f in resample.resample(frame):
+                    out.mux(a.encode(f))
+                    sent = None if sent is None else sent + f.samples / 44100
+            out.mux(a.encode(None) if t is None else [])
+
+        tone, sent = snd.decode(audio=0), 0.0
+        for i, frame in enumerate(src.decode(video=0)):
+            out.mux(v.encode(frame.reformat(format="yuv420p")))
+            audio_until((i + 1) / FPS)
+        out.mux(v.encode(None))
+        audio_until(None)
+    src.close()
+    snd.close()
 
 
 @pytest.fixture(scope="module")
