@@ -72,7 +72,8 @@ def _stream_mb(rows: int, dim: int, per_row: float, fixed_mb: float) -> int:
 def _model_memory(model: dict | None, input_dim: int, training: bool) -> tuple[float, float]:
     """(bytes per row, fixed MB) of a variant's network: a TCN's activations (kept for the
     backward pass when training: about six tensors of its width per convolution), the linear
-    family's context rows and normal-equation matrices (float64, a few copies in the solve)."""
+    family's context rows and normal-equation matrices (float64, a few copies in the solve), a
+    bi-GRU's weights and gate activations."""
     from eevflow.models.options import family_options, model_type
 
     family = model_type(model)
@@ -81,6 +82,13 @@ def _model_memory(model: dict | None, input_dim: int, training: bool) -> tuple[f
     if family == "linear":
         ctx = input_dim * (1 + len(opts.lags_s) + len(opts.past_means_s))
         return 24.0 * ctx, (4 if training else 0) * 8.0 * ctx**2 / 2**20
+    if family == "bigru":  # every stream taken at the visual width: an upper bound
+        h = max(opts.hidden_visual, opts.hidden_audio)
+        params = 2 * 3 * ((input_dim + h + 2) * h + (opts.layers - 1) * (3 * h + 2) * h)
+        # weights (+ gradients and Adam's two moments when training); each row's gates and
+        # outputs in both directions of every layer, kept for the backward pass when training
+        return 4.0 * 8 * h * opts.layers * (1 if training else 0.25), \
+            (4 if training else 1) * 4.0 * params / 2**20
     convs = 2 * opts.stacks * len(opts.dilations)
     return 4.0 * opts.channels * convs * (6 if training else 2), 0.0
 

@@ -89,3 +89,11 @@ def test_video_rows_reads_the_shard_footers(tmp_path):
     paths = [tmp_path / n for n in ("a.parquet", "b.parquet", "e.parquet")]
     assert video_rows(paths) == (5, 12)
     assert video_rows([*paths, tmp_path / "missing.parquet"]) is None
+
+
+def test_a_bigru_variant_gets_resources_that_grow_with_its_width():
+    small, paper = {"type": "bigru", "hidden_visual": 64}, {"type": "bigru"}
+    for fn, args in ((train_resources, (1500, 100 * 1500, [1280, 64], 30)),
+                     (predict_resources, (1500, 100 * 1500, [1280, 64]))):
+        a, b = fn(*args, small)["mem_mb"], fn(*args, paper)["mem_mb"]
+        assert 1500 < a < b < 6000
