@@ -14,8 +14,9 @@ import yaml
 
 from eevflow.audio_path import TPF_RATE
 from eevflow.features.options import BACKENDS
-from eevflow.models.options import TrainingOptions, family_options, model_type
+from eevflow.models.options import OMGOptions, TrainingOptions, family_options, model_type
 from eevflow.options import describe_error
+from eevflow.paper_tables import check_paper_tables
 from eevflow.sweeps import point_variant, sweep_points
 
 SPLITS = ("train", "val", "test")
@@ -67,6 +68,8 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
         _fill_defaults(schema, config, schema)
         problems = _option_checks(config) + _cross_checks(config)
         if not problems:
+            if config["target_range"] != [0.0, 1.0]:  # only EEV's [0, 1] has "no face" rows
+                config["scoring"]["ignore_undetected"] = False
             return config
     raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
 
@@ -103,6 +106,35 @@ def _cross_checks(cfg: dict) -> list[str]:
     demo = cfg.get("demo", {})
     if demo.get("enabled") and demo["min_seconds"] > demo["max_seconds"]:
         problems.append("demo.min_seconds: must not exceed demo.max_seconds")
+    problems += _target_checks(cfg)
+    problems += _init_from_checks(cfg)
+    problems += check_paper_tables(cfg.get("paper_tables", {}),
+                                   [*variants, *cfg.get("ensembles", {})])
+    return problems
+
+
+def _target_checks(cfg: dict) -> list[str]:
+    """``target_range`` is a range, and an enabled demo writes the configured targets."""
+    from eevflow.demo.spec import TARGET_SETS
+    from eevflow.targets import parse_range
+
+    try:
+        rng = parse_range(cfg.get("target_range", [0.0, 1.0]))
+    except ValueError as e:
+        return [str(e)]
+    demo = cfg.get("demo", {})
+    if not demo.get("enabled") or demo.get("kind", "synthetic") != "synthetic":
+        if demo.get("enabled") and demo.get("targets", "eev") != "eev":
+            return ["demo.targets: only the synthetic demo has arousal_valence"]
+        return []
+    kind = demo.get("targets", "eev")
+    names, want = list(TARGET_SETS[kind]), (0.0, 1.0) if kind == "eev" else (-1.0, 1.0)
+    problems = []
+    if list(cfg["targets"]) != names:
+        problems.append(f"targets: the {kind} demo writes {names}, not {list(cfg['targets'])}")
+    if rng != want:
+        problems.append(f"target_range: the {kind} demo's targets are in {list(want)}, not "
+                        f"{None if rng is None else list(rng)}")
     return problems
 
 
@@ -166,3 +198,63 @@ def expand_sweeps(cfg: dict) -> tuple[dict[str, dict], dict[str, dict[str, dict]
         for point, values in points.items():
             trainable[point] = point_variant(var, values)
     return trainable, sweeps
+
+
+def _init_from_checks(cfg: dict) -> list[str]:
+    """omg ``model.init_from`` (two-stage training): each branch -> an existing omg variant (not
+    an ensemble, not swept) with that branch alone, the same features for it and the same shapes
+    of its weights; no variant initialised, directly or not, from itself."""
+    shapes = OMGOptions.SHAPE_OPTIONS
+    trainable, sweeps = expand_sweeps(cfg)
+    settings = {n: variant_settings(cfg, n, trainable) for n in trainable}
+    modality = {n: e.get("modality") for n, e in cfg["extractors"].items()}
+    omg = sorted(n for n in cfg["variants"] if n in settings
+                 and settings[n]["model"]["type"] == "omg")
+    problems, edges = [], {}
+
+    def feats(name, branch):
+        return [f for f in settings[name]["features"] if modality.get(f) == branch]
+
+    for name, s in settings.items():
+        model = s["model"]
+        for branch, src in sorted(model.get("init_from", {}).items()):
+            if model["type"] != "omg" or branch not in shapes or not isinstance(src, str):
+                continue  # reported by the option checks
+            where = f"variants.{name}.model.init_from.{branch}"
+            edges.setdefault(name, set()).add(src)
+            other = settings.get(src, {}).get("model", {})
+            if not feats(name, branch):
+                problems.append(f"{where}: this variant has no {branch} features (its features: "
+                                f"{s['features']})")
+            elif src in cfg.get("ensembles", {}):
+                problems.append(f"{where}: {src!r} is an ensemble, not a trained omg variant; "
+                                f"omg variants: {omg}")
+            elif src in sweeps:
+                problems.append(f"{where}: {src!r} is swept (its points are trained, not it); "
+                                f"omg variants: {omg}")
+            elif src not in settings:
+                problems.append(f"{where}: unknown variant {src!r}; omg variants: {omg}")
+            elif other["type"] != "omg":
+                problems.append(f"{where}: {src!r} is a {other['type']} variant, not omg; omg "
+                                f"variants: {omg}")
+            elif {modality.get(f) for f in settings[src]["features"]} != {branch}:
+                problems.append(f"{where}: {src!r} must have the {branch} branch alone, but its "
+                                f"features {settings[src]['features']} are not all {branch}")
+            elif feats(src, branch) != feats(name, branch):
+                problems.append(f"{where}: {src!r} reads the {branch} features "
+                                f"{feats(src, branch)}, this variant {feats(name, branch)} (the "
+                                f"same extractors, in the same order)")
+            else:
+                problems += [f"{where}: {src!r} has {key} {other[key]}, this variant "
+                             f"{model[key]} (the branch's weights must fit)"
+                             for key in shapes[branch] if other[key] != model[key]]
+    for start in sorted(edges):  # a cycle: the train jobs would wait on each other
+        seen, todo = set(), list(edges[start])
+        while todo and start not in seen:
+            nxt = todo.pop()
+            if nxt not in seen:
+                seen.add(nxt)
+                todo += edges.get(nxt, ())
+        if start in seen:
+            problems.append(f"variants.{start}.model.init_from: leads back to {start!r}")
+    return problems

@@ -21,6 +21,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from eevflow.targets import parse_range
+
 ID_COLUMNS = ("YouTube ID", "Video ID")
 TIMESTAMP_HEADER = "Timestamp (milliseconds)"  # the released files' header; the values are in µs
 UNDETECTED_SUM = 1e-6  # the winner's code: a row whose scores sum to <= this is "no detection"
@@ -178,13 +180,16 @@ def read_label_csv(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def read_labels(
-    path: str | os.PathLike, targets: list[str], require_scores: bool = True
+    path: str | os.PathLike, targets: list[str], require_scores: bool = True,
+    target_range: tuple[float, float] | list[float] | None = (0.0, 1.0),
 ) -> pd.DataFrame:
     """Read and validate one EEV-format CSV.
 
     Returns a frame with columns ``video_id`` (str), ``timestamp_us`` (int64), one float32 column per
     target (absent when the file has no score columns and ``require_scores`` is False) and
-    ``detected`` (bool; False for all-zero rows, True when there are no scores).
+    ``detected`` (bool; False for all-zero rows, True when there are no scores). Scores must lie in
+    ``target_range`` (config ``target_range``; None: any finite value); only in EEV's [0, 1] is an
+    all-zero row "no face detected" (elsewhere, e.g. arousal/valence in [-1, 1], 0 is a value).
     Raises :class:`LabelFileError` naming the file, the line and the problem.
     """
     path = Path(path)
@@ -219,12 +224,21 @@ def read_labels(
         nan = np.isnan(scores).any(axis=1)
         if nan.any():
             raise LabelFileError(path, "missing or non-numeric score", _first_bad_line(nan))
-        rng = ((scores < 0) | (scores > 1)).any(axis=1)
+        bounds = parse_range(target_range)
+        if bounds is None:
+            rng = ~np.isfinite(scores).all(axis=1)
+            what = "score is not finite"
+        else:
+            rng = ((scores < bounds[0]) | (scores > bounds[1])).any(axis=1)
+            what = f"score outside [{bounds[0]:g}, {bounds[1]:g}] (target_range)"
         if rng.any():
-            raise LabelFileError(path, "score outside [0, 1]", _first_bad_line(rng))
+            raise LabelFileError(path, what, _first_bad_line(rng))
         for i, name in enumerate(targets):
             out[name] = scores[:, i].astype(np.float32)
-        out["detected"] = scores.sum(axis=1) > UNDETECTED_SUM
+        if bounds == (0.0, 1.0):
+            out["detected"] = scores.sum(axis=1) > UNDETECTED_SUM
+        else:
+            out["detected"] = True
     else:
         out["detected"] = True
 

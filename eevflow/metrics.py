@@ -6,6 +6,7 @@ Paper (tcn-positional-encoding-eev2021, Eq. 2-3)::
     rho_{j,i} = sum[(y - mu_y)(yhat - mu_yhat)] / sqrt( sum (y - mu_y)^2 * sum (yhat - mu_yhat)^2 )
 
 with ``y`` / ``yhat`` the truth / predicted time series of expression ``i`` in video ``j``.
+:func:`ccc_score`: Lin's concordance correlation coefficient (OMG-Emotion's metric), same rows.
 
 Input (long format): ``video_ids`` (n_rows,), ``y_true`` and ``y_pred`` (n_rows, n_targets), any
 real dtype. The rows of one video must be contiguous (videos in any order, ids need not be sorted);
@@ -83,8 +84,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["POLICIES", "UNSCORABLE", "ScoreResult", "score", "pearson_per_video",
-           "ccc_per_target", "CONSTANT_RTOL", "EPSILON", "UNDETECTED_MAX_SUM"]  # fmt: skip
+__all__ = ["POLICIES", "UNSCORABLE", "ScoreResult", "score", "pearson_per_video", "CCCResult",
+           "ccc_score", "ccc_per_target", "CONSTANT_RTOL", "EPSILON", "UNDETECTED_MAX_SUM"]  # fmt: skip
 
 POLICIES = ("minus_one", "epsilon", "skip")
 #: what an unscorable video (fewer than 2 scorable rows) scores; see the module docstring.
@@ -344,18 +345,40 @@ def score(
     )
 
 
-def ccc_per_target(video_ids, y_true, y_pred, ignore_undetected: bool = True) -> np.ndarray:
-    """Concordance correlation coefficient per target, averaged over videos like M_rho.
+@dataclass(frozen=True)
+class CCCResult:
+    """Result of :func:`ccc_score`: ``mean`` over videos of the nan-mean over targets (averaged as
+    M_rho), ``per_target`` the nan-mean over videos, ``per_video`` (videos in order of appearance,
+    targets; nan where left out), ``n_videos`` the videos with at least one CCC."""
 
-    Per (video, target): ``ccc = 2 Sxy / (Sxx + Syy + n (mean_x - mean_y)^2)``, i.e. ``2 cov /
-    (var_x + var_y + (mu_x - mu_y)^2)`` with population moments. Pairs with truth and prediction
-    both constant (the Pearson rule, < 2 rows included) are nan and excluded; a pair with one
-    constant side scores about 0. Returns the nan-mean over videos per target (nan if none).
+    mean: float
+    per_video: np.ndarray
+    per_target: np.ndarray
+    n_videos: int
+
+
+def ccc_score(video_ids, y_true, y_pred, ignore_undetected: bool = True) -> CCCResult:
+    """Lin's concordance correlation coefficient per (video, target), over the rows Pearson uses.
+
+    ``ccc = 2 Sxy / (Sxx + Syy + n (mean_x - mean_y)^2)``, i.e. ``2 cov / (var_x + var_y + (mu_x -
+    mu_y)^2)`` with population moments (the centred sums of :func:`score`). Undetected rows are
+    dropped when ``ignore_undetected``; an unscorable video (fewer than 2 scorable rows) is left out
+    whatever ``unscorable`` says (CCC has no constant policy); a pair constant on both sides (the
+    Pearson rule) is nan and left out; one constant side scores about 0 (its covariance is 0).
     """
     _, starts, yt, yp = _prepare(video_ids, y_true, y_pred)
     n_used, mx, my, sxx, syy, sxy = _moments(starts, yt, yp, ignore_undetected)
-    both = _constant(n_used, mx, sxx) & _constant(n_used, my, syy)
+    left_out = (_constant(n_used, mx, sxx) & _constant(n_used, my, syy)) | (n_used < 2)[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         ccc = 2.0 * sxy / (sxx + syy + n_used[:, None] * (mx - my) ** 2)
-    ccc[both] = np.nan
-    return _nanmean(ccc, axis=0)
+    ccc[left_out] = np.nan
+    video_mean = _nanmean(ccc, axis=1)
+    included = ~np.isnan(video_mean)
+    n_videos = int(included.sum())
+    return CCCResult(mean=float(video_mean[included].mean()) if n_videos else float("nan"),
+                     per_video=ccc, per_target=_nanmean(ccc, axis=0), n_videos=n_videos)
+
+
+def ccc_per_target(video_ids, y_true, y_pred, ignore_undetected: bool = True) -> np.ndarray:
+    """:func:`ccc_score`'s ``per_target``: the nan-mean over videos per target (nan if none)."""
+    return ccc_score(video_ids, y_true, y_pred, ignore_undetected).per_target

@@ -1,4 +1,5 @@
-"""The score table: M_rho per model and split, per-target Pearson, counts of what was excluded."""
+"""The score table: M_rho and mean CCC per model and split, per-target Pearson and CCC, counts of
+what was excluded."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ def score_predictions(
     are counted as ``n_videos_unscored``. Videos with fewer than 2 scorable rows (truth rows with a
     prediction, less the undetected ones when ``ignore_undetected``) are treated as ``unscorable``
     says (:mod:`eevflow.metrics`), counted as ``n_unscorable_videos`` and named, with their reason,
-    in ``unscorable_videos`` (video id -> reason, the row's one non-scalar entry: not a column)."""
+    in ``unscorable_videos`` (video id -> reason, the row's one non-scalar entry: not a column).
+    ``ccc`` and ``ccc_<target>``: Lin's CCC over the same rows (``metrics.ccc_score``: averaged
+    like M_rho; unscorable videos and pairs constant on both sides left out)."""
     merged = truth[KEYS + targets].merge(
         pred[KEYS + targets], on=KEYS, how="inner", suffixes=("", "__pred")
     )
@@ -31,10 +34,10 @@ def score_predictions(
     res = metrics.score(
         merged["video_id"].to_numpy(), y, p, policy, ignore_undetected, unscorable=unscorable
     )
-    ccc = metrics.ccc_per_target(merged["video_id"].to_numpy(), y, p, ignore_undetected)
+    ccc = metrics.ccc_score(merged["video_id"].to_numpy(), y, p, ignore_undetected)
     row = {
         "m_rho": res.m_rho,
-        "ccc": float(np.nanmean(ccc)) if np.isfinite(ccc).any() else float("nan"),
+        "ccc": ccc.mean,
         "n_videos": res.n_videos,
         "n_videos_unscored": int(truth["video_id"].nunique() - merged["video_id"].nunique()),
         "n_rows": res.n_rows_used,
@@ -43,6 +46,7 @@ def score_predictions(
         "unscorable_videos": dict(res.unscorable_videos),
     }
     row.update({f"r_{t}": float(v) for t, v in zip(targets, res.per_target)})
+    row.update({f"ccc_{t}": float(v) for t, v in zip(targets, ccc.per_target)})
     return row
 
 
@@ -130,6 +134,7 @@ def unscorable_section(unscorable: dict[str, dict[str, dict]], scoring: dict) ->
         "",
         f"Scorable rows: a video's truth rows with a prediction{undetected}. Pearson's r exists",
         f"for none of such a video's expressions; `scoring.unscorable: {option}`: {applied}.",
+        "CCC leaves such a video out whatever the option.",
         "",
     ]
     rows = []
@@ -166,17 +171,22 @@ def markdown(
     unscorable: dict[str, dict[str, dict]],
     scoring: dict,
 ) -> str:
-    """Paper-style Markdown: one row per model, M_rho per split, then per-target Pearson, the
-    unscorable videos (``unscorable``: split -> model -> {video id: reason}) and the videos not
-    ``ok`` in download_check."""
+    """Paper-style Markdown: one row per model, M_rho and mean CCC per split, then per-target
+    Pearson and CCC, the unscorable videos (``unscorable``: split -> model -> {video id: reason})
+    and the videos not ``ok`` in download_check."""
     splits = [s for s in ("val", "test") if s in set(table["split"])]
     wide = table.pivot(index="model", columns="split", values="m_rho")
+    wide_ccc = table.pivot(index="model", columns="split", values="ccc")
     first = table.drop_duplicates("model").set_index("model")
     lines = [
         "# Scores (M_rho: mean over videos of the mean over expressions of Pearson's r)",
         "",
-        "| model | feature | dropout | PE | " + " | ".join(f"{s} M_rho" for s in splits) + " |",
-        "|---|---|---|---|" + "---|" * len(splits),
+        "CCC: Lin's concordance correlation coefficient (OMG-Emotion's metric) on the same rows,",
+        "averaged the same way; it also penalises a prediction's bias and scale, which r ignores.",
+        "",
+        "| model | feature | dropout | PE | " + " | ".join(f"{s} M_rho" for s in splits)
+        + "".join(f" | {s} CCC" for s in splits) + " |",
+        "|---|---|---|---|" + "---|" * (2 * len(splits)),
     ]
     for model in first.index:
         r = first.loc[model]
@@ -184,7 +194,8 @@ def markdown(
         dp = "" if pd.isna(r["dropout"]) else f"{r['dropout']:g}"
         feat = r["feature"] + (" (shuffled labels)" if r["shuffled_labels"] else "")
         vals = " | ".join(
-            "" if pd.isna(wide.loc[model, s]) else f"{wide.loc[model, s]:.4f}" for s in splits
+            "" if pd.isna(w.loc[model, s]) else f"{w.loc[model, s]:.4f}"
+            for w in (wide, wide_ccc) for s in splits
         )
         lines.append(f"| {model} | {feat} | {dp} | {pe} | {vals} |")
     lines += ceiling_line(table)
@@ -201,6 +212,16 @@ def markdown(
             vals = " | ".join(f"{r[f'r_{t}']:.3f}" for t in targets)
             counts = f"{r['n_videos']} | {r['n_constant_pairs']} | {r['n_unscorable_videos']}"
             lines.append(f"| {model} | {vals} | {counts} |")
+        lines += [
+            "",
+            f"## Per-expression CCC ({split})",
+            "",
+            "| model | " + " | ".join(targets) + " | mean |",
+            "|---|" + "---|" * (len(targets) + 1),
+        ]
+        for model, r in sub.iterrows():
+            vals = " | ".join(f"{r[f'ccc_{t}']:.3f}" for t in targets)
+            lines.append(f"| {model} | {vals} | {r['ccc']:.4f} |")
     lines += unscorable_section(unscorable, scoring)
     lines += [
         "",

@@ -69,11 +69,61 @@ def _stream_mb(rows: int, dim: int, per_row: float, fixed_mb: float) -> int:
     return int(STREAM_BASE_MB + fixed_mb + rows * (STREAM_BYTES_PER_VALUE * dim + per_row) / 2**20)
 
 
-def _model_memory(model: dict | None, input_dim: int, training: bool) -> tuple[float, float]:
+#: MGN-MA: the head's outputs (EEV's 15 targets; the resources are not told the targets) and the
+#: fewest rows of a video in its shuffle buffer (10 s at 6 Hz), which bounds the videos held there
+MGN_TARGETS = 15
+MGN_MIN_VIDEO_ROWS = 60
+
+
+def _mgn_memory(opts, input_dim: int, n_streams: int, training: bool) -> tuple[float, float]:
+    """MGN-MA (eevflow/models/mgn.py): per row of a video in one forward, its projected,
+    weighted and concatenated streams and the head's activations; fixed, the weights (+ their
+    gradients and Adam's moments when training) and, when training, the shuffle buffer (its rows
+    and its videos' video-level inputs) and one batch of rows's activations kept for the
+    backward pass. Every video-level stream is taken at the whole input size: an upper bound."""
+    netvlad, c = opts.video_pool == "netvlad", MGN_TARGETS
+    k = opts.netvlad_clusters if netvlad else 1
+    vl_dim = input_dim if opts.video_level else 0
+    fused = (max(1, n_streams) + len(opts.video_level)) * opts.hidden
+    head = c * (2 * opts.experts + 1) if opts.head == "moe" else opts.mlp_hidden
+    params = (input_dim + k * vl_dim) * opts.hidden + fused * (head + 1) + head * c \
+        + (2 * k * vl_dim if netvlad else 0)
+    per_row = 4.0 * (4 * fused + 2 * head)
+    if not training:
+        return per_row, 4.0 * params / 2**20
+    videos = max(1, opts.shuffle_buffer_rows // MGN_MIN_VIDEO_ROWS)
+    frames = opts.video_frames if netvlad else 1
+    buffer = opts.shuffle_buffer_rows * (input_dim + c) + videos * frames * vl_dim
+    batch = opts.batch_rows * (input_dim + c + 8 * fused + 4 * head)
+    if netvlad:  # the pooling of each distinct video of a batch
+        batch += min(opts.batch_rows, videos) * frames * (vl_dim + k) * 3
+    return per_row, 4.0 * (4 * params + buffer + batch) / 2**20
+
+
+def _omg_memory(opts, input_dim: int, training: bool) -> tuple[float, float]:
+    """OMG (eevflow/models/omg.py): per row, the branches' copies of its features, its sample
+    indices and (training) its features and outputs kept; fixed, the weights (+ gradients and
+    Adam's moments when training) and one chunk of CHUNK_ROWS rows in flight: the sampled rows,
+    the LSTM's gates and outputs, ANet's layers (x3 when training: recomputed, then its
+    gradients). Both branches are taken at the whole input size: an upper bound. Measured: a
+    20,000-row video at 1,344 dims peaked at 1.6 GB training, 0.9 GB predicting."""
+    h, f, a, nv, na = opts.lstm_hidden, opts.feature_dim, opts.fc_hidden, opts.n_visual, \
+        opts.n_audio
+    params = 2 * 4 * h * (input_dim + h + 2) + 2 * h * f + input_dim * a + a * f + 2 * f * 16
+    chunk = opts.CHUNK_ROWS * (nv * (input_dim + 2 * 8 * h + 2 * h) + na * (input_dim + 2 * a
+                                                                            + 2 * f))
+    per_row = 4.0 * input_dim + 8.0 * (nv + na) + (4.0 * (2 * f + 2 * h) * 2 if training else 0)
+    return per_row, 4.0 * ((4 if training else 1) * params + (3 if training else 1) * chunk) \
+        / 2**20
+
+
+def _model_memory(model: dict | None, input_dim: int, training: bool,
+                  n_streams: int = 1) -> tuple[float, float]:
     """(bytes per row, fixed MB) of a variant's network: a TCN's activations (kept for the
     backward pass when training: about six tensors of its width per convolution), the linear
     family's context rows and normal-equation matrices (float64, a few copies in the solve), a
-    bi-GRU's weights and gate activations."""
+    bi-GRU's weights and gate activations, MGN-MA's (:func:`_mgn_memory`; ``n_streams``: the
+    extractors)."""
     from eevflow.models.options import family_options, model_type
 
     family = model_type(model)
@@ -89,6 +139,10 @@ def _model_memory(model: dict | None, input_dim: int, training: bool) -> tuple[f
         # outputs in both directions of every layer, kept for the backward pass when training
         return 4.0 * 8 * h * opts.layers * (1 if training else 0.25), \
             (4 if training else 1) * 4.0 * params / 2**20
+    if family == "mgn":
+        return _mgn_memory(opts, input_dim, n_streams, training)
+    if family == "omg":
+        return _omg_memory(opts, input_dim, training)
     convs = 2 * opts.stacks * len(opts.dilations)
     return 4.0 * opts.channels * convs * (6 if training else 2), 0.0
 
@@ -104,7 +158,7 @@ def train_resources(
     1,500 rows) x epochs."""
     rows = UNKNOWN_LONGEST_ROWS if longest_rows is None else max(1, longest_rows)
     dim = max(1, sum(dims))
-    per_row, fixed_mb = _model_memory(model, dim, training=True)
+    per_row, fixed_mb = _model_memory(model, dim, training=True, n_streams=len(dims))
     steps = (1600 * 1500 if train_rows is None else train_rows) * epochs
     return {
         "mem_mb": _stream_mb(rows, dim, per_row, fixed_mb),
@@ -120,7 +174,7 @@ def predict_resources(
     rows predicted (None: 60 minutes)."""
     rows = UNKNOWN_LONGEST_ROWS if longest_rows is None else max(1, longest_rows)
     dim = max(1, sum(dims))
-    per_row, fixed_mb = _model_memory(model, dim, training=False)
+    per_row, fixed_mb = _model_memory(model, dim, training=False, n_streams=len(dims))
     runtime = 60 if total_rows is None else int(
         10 + math.ceil(2 * total_rows / PREDICT_ROWS_PER_S / 60))
     return {

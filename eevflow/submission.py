@@ -17,6 +17,7 @@ import pandas as pd
 
 from eevflow.io import atomic_path, write_json
 from eevflow.labels import TIMESTAMP_HEADER, LabelFileError, predictions_table, read_label_csv
+from eevflow.targets import parse_range
 
 
 FILLS = ("mean", "zeros")
@@ -72,8 +73,10 @@ def fill_missing(
     return out, report
 
 
-def validate_submission(path: str | os.PathLike, test_rows: pd.DataFrame, targets: list[str]):
-    """Read a written submission back and check it row for row against the test CSV's rows."""
+def validate_submission(path: str | os.PathLike, test_rows: pd.DataFrame, targets: list[str],
+                        target_range=(0.0, 1.0)):
+    """Read a written submission back and check it row for row against the test CSV's rows, and
+    every score finite and inside ``target_range`` (None: unbounded)."""
     try:
         sub = read_label_csv(path)  # the label files' reader: same header rules, IDs kept as str
     except LabelFileError as exc:
@@ -99,6 +102,13 @@ def validate_submission(path: str | os.PathLike, test_rows: pd.DataFrame, target
     if not np.isfinite(scores).all():
         i = int(np.flatnonzero(~np.isfinite(scores).all(axis=1))[0])
         raise SubmissionError(f"{path}: line {i + 2} has a missing or non-finite score")
+    bounds = parse_range(target_range)
+    if bounds is not None:
+        out = ((scores < bounds[0]) | (scores > bounds[1])).any(axis=1)
+        if out.any():
+            i = int(np.flatnonzero(out)[0])
+            raise SubmissionError(f"{path}: line {i + 2} has a score outside "
+                                  f"[{bounds[0]:g}, {bounds[1]:g}] (target_range)")
 
 
 def write_submission(
@@ -108,9 +118,15 @@ def write_submission(
     csv_path: str | os.PathLike,
     report: FillReport,
     report_path: str | os.PathLike,
+    target_range=(0.0, 1.0),
 ) -> None:
-    """Write the CSV, validate the written file, then put it and the fill report in place."""
+    """Write the CSV (scores clipped to ``target_range``: a linear head, the TCN's, can step
+    outside it), validate the written file, then put it and the fill report in place."""
+    bounds = parse_range(target_range)
+    if bounds is not None:
+        out = out.copy()
+        out[targets] = out[targets].clip(*bounds)
     with atomic_path(csv_path) as tmp:
         predictions_table(out, targets).to_csv(tmp, index=False, float_format="%.6f")
-        validate_submission(tmp, test_rows, targets)
+        validate_submission(tmp, test_rows, targets, bounds)
     write_json(asdict(report), report_path)

@@ -42,6 +42,25 @@ def log_split(name: str, split: SplitData) -> None:
         log.warning("%s: skipped %s: %s", name, vid, why)
 
 
+def init_branches(trainer: Trainer, paths: Mapping[str, str] | None, n_train_videos: int):
+    """omg ``model.init_from`` (two-stage training): each branch's trained weights loaded into
+    the new model (eevflow.models.omg.init_branches); None for a model without."""
+    if not paths and not getattr(trainer.model_cfg, "init_from", None):
+        return None
+    from eevflow.models.omg import init_branches as load
+
+    return load(trainer.model, dict(paths or {}), n_train_videos)
+
+
+def init_stats(trainer: Trainer, checkpoints: dict, report: dict) -> dict:
+    """What was loaded, and whether the model's own feature standardisation (its training set's)
+    equals, on each loaded branch's columns, the one that branch was trained with."""
+    from eevflow.models.omg import stats_check
+
+    stats = stats_check(trainer.model_cfg, trainer.mean, trainer.std, checkpoints)
+    return {b: {**r, "feature_stats": stats[b]} for b, r in report.items()}
+
+
 def train_variant(
     *,
     variant: str,
@@ -50,6 +69,7 @@ def train_variant(
     settings: dict,
     targets: list[str],
     scoring: Mapping[str, Any],
+    target_range: list[float] | None = (0.0, 1.0),
     past_end: Mapping[str, Any],
     past_end_manifests: list[str],
     weights_holdout_fraction: float,
@@ -59,11 +79,14 @@ def train_variant(
     key_inputs: list[str] | None = None,
     code: Any = None,
     threads: int = 1,
+    init_models: Mapping[str, str] | None = None,
 ) -> dict:
     """Train ``variant`` on ``labels["train"]`` / ``shards["train"]`` (extractor -> shard
     paths), select on ``labels["val"]`` less the ``validation.weights_holdout`` videos, and write
     the checkpoint and history (atomically). ``key_inputs`` and ``code``: what the resume key of
     the state file is made of (the job's input files by default: labels, shards, manifests).
+    ``target_range``: the config's (the output activation of the families that have one).
+    ``init_models``: omg ``model.init_from``, branch -> the checkpoint its weights start from.
     Returns the history written."""
     return_large_buffers()
     feats = settings["features"]
@@ -83,35 +106,42 @@ def train_variant(
     input_dim = sum(dim for _, dim in train.blocks)
     streams = [[name, dim, shard_modality(shards["train"][name])] for name, dim in train.blocks]
     model_cfg = model_config(model_type(settings["model"]), settings["model"], input_dim,
-                             len(targets), streams=streams)
+                             len(targets), streams=streams, target_range=target_range)
     train_cfg = TrainConfig(constant_policy=scoring["constant_policy"],
                             ignore_undetected=scoring["ignore_undetected"],
+                            target_range=None if target_range is None else list(target_range),
                             **settings["training"])
     trainer = Trainer(model_cfg, train_cfg, threads=threads)
     log.info("device %s, model %s", trainer.device, model_cfg)
+    init = init_branches(trainer, init_models, len(train.videos))
     # a killed job restarted with the same inputs and params continues after its last epoch
     if key_inputs is None:
         key_inputs = [labels["train"], labels["val"], *past_end_manifests,
-                      *(p for split in ("train", "val") for f in feats for p in shards[split][f])]
+                      *(p for split in ("train", "val") for f in feats for p in shards[split][f]),
+                      *(init_models or {}).values()]
     key = inputs_key(list(key_inputs), {"settings": settings, "targets": list(targets),
+                                        "target_range": target_range,
                                         "scoring": dict(scoring), "code": code,
                                         "weights_holdout": weights_holdout_fraction})
     result = trainer.fit(train.videos, val.videos, state_path=state_path, resume_key=key,
                          blocks=[dim for _, dim in train.blocks])
+    init_report = {} if init is None else {"init_from": init_stats(trainer, *init)}
     ckpt = trainer.checkpoint(
         variant=variant,
         settings=settings,
         targets=list(targets),
+        target_range=None if target_range is None else list(target_range),
         best=result["best"],
         n_train_videos=len(train.videos),
         n_val_videos=len(val.videos),
         eevflow_version=eevflow.__version__,
+        **init_report,
     )
     with atomic_path(model_path) as tmp:
         torch.save(ckpt, tmp)
     history = {"variant": variant, "settings": settings, **result,
                "skipped": {"train": train.skipped, "val": val.skipped},
-               "val_held_out_for_weights": held}
+               "val_held_out_for_weights": held, **init_report}
     write_json(history, history_path)
     log.info("kept epoch %s, val M_rho %.4f", result["best"]["epoch"], result["best"]["val_m_rho"])
     return history

@@ -5,7 +5,8 @@ Follows the winner's code (DESIGN.md, docs/fidelity.md): one video per forward p
 accumulation over ``grad_accum`` *trained* videos (a video with no detected row is skipped and
 counts for nothing), rows with no detection dropped from the training sequence (so the positional
 channel carries the gaps), the loss of Eq. 4 (squared error averaged over a video's trained rows and
-the targets, on targets times ``target_scale``), optional row dropout and stochastic weight
+the targets, on targets times ``target_scale``; ``training.loss`` picks another of
+``eevflow.losses``), optional row dropout and stochastic weight
 averaging, model selection by validation M_rho, the last epoch or the SWA weights.
 
 Training is resumable: after each epoch the whole state (weights, optimiser, SWA, every random
@@ -20,7 +21,7 @@ import copy
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from collections.abc import Sequence
 from typing import Callable
@@ -31,6 +32,7 @@ from torch.optim.swa_utils import SWALR, AveragedModel
 
 from eevflow import metrics
 from eevflow.inference import pick_device, predict_videos, video_tensors
+from eevflow.losses import check_loss, video_loss
 from eevflow.models import build_model, family_module
 from eevflow.models.options import TrainingOptions
 from eevflow.sequences import VideoSeq, dropped_rows, feature_stats, shuffled_labels
@@ -45,19 +47,8 @@ class TrainConfig(TrainingOptions):
 
     constant_policy: str = "minus_one"
     ignore_undetected: bool = True  # scoring.ignore_undetected, for val_rows: scoring
-
-
-def video_loss(output: torch.Tensor, y: torch.Tensor, target_scale: float = 1.0,
-               loss: str = "mse") -> torch.Tensor:
-    """Eq. 4 for one video: the squared error (``mse``) or the absolute error (``l1``) averaged
-    over its rows and targets, between the model's output and the targets times
-    ``target_scale`` (the output is in scaled units; a prediction is output / target_scale)."""
-    err = output - y * target_scale
-    if loss == "mse":
-        return torch.mean(err**2)
-    if loss == "l1":
-        return torch.mean(err.abs())
-    raise ValueError(f"unknown loss {loss!r}")
+    # the config's target_range ([low, high] or None: unbounded), for the bce and kl losses
+    target_range: list[float] | None = field(default_factory=lambda: [0.0, 1.0])
 
 
 def combined_m_rho(per_video: list[np.ndarray]) -> float:
@@ -75,6 +66,7 @@ def combined_m_rho(per_video: list[np.ndarray]) -> float:
 class Trainer:
     def __init__(self, model_cfg, train_cfg: TrainConfig, threads: int = 1):
         self.model_cfg, self.cfg = model_cfg, train_cfg
+        check_loss(train_cfg.loss, train_cfg.target_range)  # before any data is read
         torch.set_num_threads(max(1, threads))
         torch.manual_seed(train_cfg.seed)
         self.device = pick_device(train_cfg.device)
@@ -124,8 +116,21 @@ class Trainer:
                                    weight_decay=cfg.weight_decay)
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
+    def step(self, opt) -> None:
+        """One optimiser step (the gradient norm clipped at ``grad_clip_norm`` first), then the
+        gradients cleared."""
+        if self.cfg.grad_clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip_norm)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
     def _epoch(self, train, opt, order_rng, drop_rng) -> dict:
-        """One pass: returns the loss and the counts of trained videos and optimiser steps."""
+        """One pass: returns the loss and the counts of trained videos and optimiser steps. A
+        family module's ``EPOCH`` (same arguments and keys; e.g. mgn's batches of rows) replaces
+        this per-video pass."""
+        family_epoch = getattr(family_module(self.model_cfg.family), "EPOCH", None)
+        if family_epoch is not None:
+            return family_epoch(self, train, opt, order_rng, drop_rng)
         cfg = self.cfg
         self.model.train()
         opt.zero_grad(set_to_none=True)
@@ -138,17 +143,16 @@ class Trainer:
                 continue
             x, s = video_tensors(v, self.mean, self.std, self.device, rows)
             y = torch.from_numpy(v.labels[rows]).to(self.device)
-            loss = video_loss(self.model(x, s)[0], y, cfg.target_scale, cfg.loss)
+            loss = video_loss(self.model(x, s)[0], y, cfg.target_scale, cfg.loss,
+                              target_range=cfg.target_range)
             (loss / cfg.grad_accum).backward()
             total += float(loss.detach())
             trained, pending = trained + 1, pending + 1
             if pending == cfg.grad_accum:
-                opt.step()
-                opt.zero_grad(set_to_none=True)
+                self.step(opt)
                 pending, steps = 0, steps + 1
         if pending:  # the last, partial window
-            opt.step()
-            opt.zero_grad(set_to_none=True)
+            self.step(opt)
             steps += 1
         return {"train_loss": total / trained if trained else float("nan"),
                 "trained_videos": trained, "optimizer_steps": steps}
@@ -183,6 +187,9 @@ class Trainer:
         if swa is not None:
             swa_sched = SWALR(opt, swa_lr=cfg.swa_lr or cfg.lr, anneal_epochs=cfg.swa_anneal_epochs,
                               anneal_strategy=cfg.swa_anneal_strategy)
+        # the step schedule (MultiStepLR; SWALR drives the rate once averaging starts)
+        self.lr_sched = (torch.optim.lr_scheduler.MultiStepLR(opt, cfg.lr_milestones, cfg.lr_gamma)
+                         if cfg.lr_milestones else None)
         state = {"history": [], "best": {"epoch": -1, "val_m_rho": -np.inf}, "best_state": None}
         start = 0
         if state_path and os.path.exists(state_path):
@@ -197,7 +204,10 @@ class Trainer:
             averaging = swa is not None and epoch >= cfg.swa_start
             if averaging and cfg.swa_update == "epoch_start":  # the weights before this epoch
                 swa.update_parameters(self.model)
-            rec = {"epoch": epoch, **self._epoch(train, opt, order_rng, drop_rng)}
+            rec = {"epoch": epoch, "lr": float(opt.param_groups[0]["lr"]),
+                   **self._epoch(train, opt, order_rng, drop_rng)}
+            if self.lr_sched is not None:
+                self.lr_sched.step()
             if averaging:
                 if cfg.swa_update == "epoch_end":
                     swa.update_parameters(self.model)
@@ -245,6 +255,7 @@ class Trainer:
             "model": self.model.state_dict(), "optimizer": opt.state_dict(),
             "swa": swa.state_dict() if swa is not None else None,
             "swa_sched": swa_sched.state_dict() if swa_sched is not None else None,
+            "lr_sched": self.lr_sched.state_dict() if self.lr_sched is not None else None,
             "order_rng": order_rng.bit_generator.state, "drop_rng": drop_rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
@@ -261,6 +272,8 @@ class Trainer:
         if swa is not None:
             swa.load_state_dict(saved["swa"])
             swa_sched.load_state_dict(saved["swa_sched"])
+        if self.lr_sched is not None:
+            self.lr_sched.load_state_dict(saved["lr_sched"])
         order_rng.bit_generator.state = saved["order_rng"]
         drop_rng.bit_generator.state = saved["drop_rng"]
         torch.set_rng_state(saved["torch_rng"].cpu())

@@ -255,6 +255,16 @@ def shard_inputs(*splits):
     return get
 
 
+def init_models(wildcards):
+    """omg model.init_from (two-stage training): ``init__<branch>`` -> the model file of the
+    variant the branch starts from, so that it is trained first and retraining it retrains
+    this variant."""
+    model = eevconfig.variant_settings(config, wildcards.variant, TRAINABLE)["model"]
+    if model["type"] != "omg":
+        return {}
+    return {f"init__{b}": L.model(v) for b, v in sorted(model["init_from"].items())}
+
+
 def variant_settings(wildcards):
     return eevconfig.variant_settings(config, wildcards.variant, TRAINABLE)
 

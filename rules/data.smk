@@ -44,6 +44,7 @@ rule labels:
     params:
         code=code("labels"),
         targets=config["targets"],
+        target_range=config["target_range"],
         require_scores=lambda wc: wc.split != "test",
     script:
         "../workflow_scripts/labels.py"
@@ -64,6 +65,7 @@ rule test_ground_truth:
     params:
         code=code("labels"),
         targets=config["targets"],
+        target_range=config["target_range"],
         require_scores=True,
     script:
         "../workflow_scripts/labels.py"
@@ -86,6 +88,7 @@ if HAS_ORACLE:
         params:
             code=code("labels"),
             targets=config["targets"],
+            target_range=config["target_range"],
             require_scores=True,
         script:
             "../workflow_scripts/labels.py"

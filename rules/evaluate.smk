@@ -50,6 +50,7 @@ rule score:
             v: eevconfig.variant_settings(config, v, REPORTED) for v in PLAIN + SWEPT
         },
         ensembles=config["ensembles"],
+        paper_tables=config["paper_tables"],
         sweeps=SWEPT,
         splits=score_splits(),
         manifest_splits=SPLITS,
@@ -78,6 +79,7 @@ rule submission:
     params:
         code=code("submission"),
         targets=config["targets"],
+        target_range=config["target_range"],
         fill=config["submission"]["fill"],
     script:
         "../workflow_scripts/submission.py"

@@ -4,6 +4,7 @@
 rule train:
     input:
         unpack(shard_inputs("train", "val")),
+        unpack(init_models),
         train_labels=L.labels("train"),
         val_labels=L.labels("val"),
         past_end_manifests=past_end_manifests("train", "val"),
@@ -25,6 +26,7 @@ rule train:
         code=model_code("train"),
         settings=variant_settings,
         targets=config["targets"],
+        target_range=config["target_range"],
         scoring=TRAIN_SCORING,
         past_end=PAST_END,
         weights_holdout=config["validation"]["weights_holdout"],

@@ -153,3 +153,23 @@ def test_learns_a_planted_signal_and_not_shuffled_labels_and_round_trips(tmp_pat
         assert np.array_equal(a, b)
     again, result2 = _fit()
     assert result2["history"][-1]["train_loss"] == result["history"][-1]["train_loss"]
+
+
+def test_eval_rows_every_feeds_every_row_in_eval_windows_like_lin_table_1():
+    """The 6 Hz rows of Lin et al.'s Table 1: the same weights fed every row over eval_window_s
+    windows in evaluation equal a model configured that way; training still samples at 1 Hz."""
+    torch.manual_seed(0)
+    ablation = _model(eval_rows="every", eval_window_s=10.0, window_s=60.0).eval()
+    dense = _model(sample_hz=None, window_s=10.0).eval()
+    dense.load_state_dict(ablation.state_dict())
+    s = _seconds(400)
+    x = torch.randn(1, 400, 12)
+    with torch.no_grad():
+        torch.testing.assert_close(ablation(x, s[None]), dense(x, s[None]))
+        sparse = _model(window_s=60.0).eval()
+        sparse.load_state_dict(ablation.state_dict())
+        assert not torch.allclose(ablation(x, s[None]), sparse(x, s[None]))
+    ablation.train()
+    assert len(ablation.windows(s[sample_rows(s, 1.0)])) in (2, 3)  # 1 Hz rows, 60 s windows
+    ablation.eval()
+    assert len(ablation.windows(s)) == 7  # 66.5 s of rows in 10 s windows

@@ -11,7 +11,7 @@ import scipy.stats
 
 from eevflow import metrics
 from eevflow.metrics import (
-    POLICIES, UNSCORABLE, ScoreResult, ccc_per_target, pearson_per_video, score,
+    POLICIES, UNSCORABLE, ScoreResult, ccc_per_target, ccc_score, pearson_per_video, score,
 )  # fmt: skip
 
 N_TARGETS = 15
@@ -593,3 +593,61 @@ def test_ccc_all_constant_target_is_nan():
         warnings.simplefilter("error")
         got = ccc_per_target(ids, yt, yp)
     assert got[0] == pytest.approx(1.0) and np.isnan(got[1])
+
+
+def hand_ccc_per_video(ids, yt, yp, ignore_undetected=True):
+    """(per-video CCC (n_videos, n_targets), M_rho-style mean) by a plain loop: the rows Pearson
+    uses, videos with fewer than 2 of them and pairs constant on both sides left out (nan)."""
+    keep = ~(yt.sum(axis=1) <= 1e-6) if ignore_undetected else np.ones(ids.shape[0], dtype=bool)
+    out = []
+    for vid in dict.fromkeys(ids.tolist()):
+        sel = (ids == vid) & keep
+        row = []
+        for c in range(yt.shape[1]):
+            x, y = yt[sel, c], yp[sel, c]
+            if x.shape[0] < 2 or (is_constant(x) and is_constant(y)):
+                row.append(np.nan)
+                continue
+            cov = np.mean((x - x.mean()) * (y - y.mean()))
+            row.append(2 * cov / (np.var(x) + np.var(y) + (x.mean() - y.mean()) ** 2))
+        out.append(row)
+    per_video = np.array(out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        video_mean = np.nanmean(per_video, axis=1)
+    return per_video, float(np.mean(video_mean[~np.isnan(video_mean)]))
+
+
+@pytest.mark.parametrize("ignore_undetected", [True, False])
+def test_ccc_score_matches_a_per_video_loop(ignore_undetected):
+    ids, yt, yp, info = make_data(seed=15)
+    yp[info["rows"]("zeta"), 2] = 0.9  # constant on both sides: left out
+    res = ccc_score(ids, yt, yp, ignore_undetected=ignore_undetected)
+    per_video, mean = hand_ccc_per_video(ids, yt, yp, ignore_undetected)
+    np.testing.assert_allclose(res.per_video, per_video, atol=1e-12)
+    assert res.mean == pytest.approx(mean, abs=1e-12)
+    np.testing.assert_allclose(res.per_target, ccc_per_target(ids, yt, yp, ignore_undetected))
+    # the videos Pearson cannot score are the ones CCC leaves out
+    pearson = score(ids, yt, yp, ignore_undetected=ignore_undetected)
+    lacking = np.isnan(pearson.per_video).all(axis=1)
+    assert np.isnan(res.per_video[lacking]).all() and res.n_videos == pearson.n_videos
+    if ignore_undetected:  # alpha and theta keep 1 row; beta has 1 row
+        assert lacking.sum() == 3
+
+
+def test_ccc_identical_shifted_and_by_hand():
+    ids = np.repeat(["a", "b"], [4, 3])
+    yt = np.array([[0.1, 0.4], [0.3, 0.2], [0.2, 0.9], [0.6, 0.5], [0.5, 0.1], [0.2, 0.3],
+                   [0.8, 0.7]])
+    same = ccc_score(ids, yt, yt.copy())
+    assert same.mean == pytest.approx(1.0) and np.allclose(same.per_video, 1.0)
+    shifted = ccc_score(ids, yt, yt + 0.2)  # Pearson's r stays 1, CCC drops
+    assert np.all(shifted.per_video < 1.0) and shifted.mean < 1.0
+    assert score(ids, yt, yt + 0.2).m_rho == pytest.approx(1.0)
+    # by hand, video "b", target 0: x = [0.5, 0.2, 0.8], y = x + 0.2
+    # cov = var_x = 0.06, mean difference 0.2: 2 * 0.06 / (0.06 + 0.06 + 0.04) = 0.75
+    assert shifted.per_video[1, 0] == pytest.approx(0.75, abs=1e-12)
+    # a scaled prediction: x = [0, 1], y = [0, 2]: 2 * 0.5 / (0.25 + 1 + 0.25) = 2 / 3
+    two = ccc_score(np.zeros(2, int), np.array([[0.0], [1.0]]), np.array([[0.0], [2.0]]),
+                    ignore_undetected=False)
+    assert two.mean == pytest.approx(2 / 3, abs=1e-12) and two.n_videos == 1

@@ -56,6 +56,18 @@ def hand_pearson(truth, pred, vid):
     return float(np.mean([np.corrcoef(x[:, c], y[:, c])[0, 1] for c in range(len(TARGETS))]))
 
 
+def hand_ccc(truth, pred, vid):
+    """Per-target Lin's CCC (population moments) on the detected rows of one video."""
+    t = truth[truth["video_id"] == vid].sort_values("timestamp_us")
+    p = pred.set_index(["video_id", "timestamp_us"]).loc[
+        list(zip(t["video_id"], t["timestamp_us"]))
+    ]
+    ok = t[TARGETS].sum(axis=1).to_numpy() > 1e-6
+    x, y = t[TARGETS].to_numpy()[ok], p[TARGETS].to_numpy()[ok]
+    cov = ((x - x.mean(0)) * (y - y.mean(0))).mean(0)
+    return 2 * cov / (x.var(0) + y.var(0) + (x.mean(0) - y.mean(0)) ** 2)
+
+
 REASONS = {
     "blank": "all 6 rows undetected",
     "single": "1 label row",
@@ -86,6 +98,12 @@ def test_score_predictions_counts_names_and_applies_the_option(option):
     # the default is to exclude
     default = score_predictions(truth, pred, TARGETS, "minus_one", True)
     assert default["m_rho"] == pytest.approx(np.mean(good), abs=1e-12)
+    # CCC on the same rows, the unscorable videos left out whatever the option
+    ccc = np.stack([hand_ccc(truth, pred, v) for v in ("good1", "good2")])
+    assert row["ccc"] == pytest.approx(ccc.mean(), abs=1e-12)
+    for c, t in enumerate(TARGETS):
+        assert row[f"ccc_{t}"] == pytest.approx(ccc[:, c].mean(), abs=1e-12)
+        assert row[f"ccc_{t}"] <= 1.0
 
 
 def test_unscorable_section_names_each_video_and_the_option():
@@ -146,7 +164,7 @@ def _fake_snakemake(tmp_path: Path, option: str) -> SimpleNamespace:
         ),
         params=SimpleNamespace(
             models=["m1", "m2"], variants={"m1": settings, "m2": settings}, ensembles={},
-            sweeps=[],
+            sweeps=[], paper_tables={},
             splits=["val"], manifest_splits=["val"], targets=TARGETS,
             scoring={"constant_policy": "minus_one", "ignore_undetected": True,
                      "unscorable": option},
@@ -182,6 +200,15 @@ def test_score_script_writes_the_unscorable_videos(tmp_path, monkeypatch, option
     assert "| val | good2 | 1 label row | m2 |" in md
     # the per-expression table has the count per model
     assert "| videos | constant pairs | unscorable |" in md
+    # CCC: the summary's column, per-target columns of the csv and a per-expression table
+    assert "| model | feature | dropout | PE | val M_rho | val CCC |" in md
+    assert {f"ccc_{t}" for t in TARGETS} | {"ccc"} <= set(table.columns)
+    assert "## Per-expression CCC (val)" in md and "| model | joy | awe | fear | mean |" in md
+    for model in ("m1", "m2"):
+        r = table.loc[model]
+        cells = " | ".join(f"{r[f'ccc_{t}']:.3f}" for t in TARGETS)
+        assert f"| {model} | {cells} | {r['ccc']:.4f} |" in md
+        assert f"| {r['m_rho']:.4f} | {r['ccc']:.4f} |" in md
 
 
 def test_markdown_keeps_its_other_sections():
@@ -194,6 +221,8 @@ def test_markdown_keeps_its_other_sections():
     scoring = {"unscorable": "exclude", "constant_policy": "minus_one", "ignore_undetected": True}
     md = markdown(table, TARGETS, {"val": {"missing": 1}}, videos, scoring)
     assert f"| m | f | 0.1 | none | {row['m_rho']:.4f} |" in md
+    assert f"| m | f | 0.1 | none | {row['m_rho']:.4f} | {row['ccc']:.4f} |" in md
+    assert md.index("## Per-expression Pearson's r (val)") < md.index("## Per-expression CCC (val)")
     assert "| val | missing | 1 |" in md
     assert md.index("## Unscorable videos") < md.index("## Videos not `ok`")
     assert "| val | blank | all 6 rows undetected | all |" in md

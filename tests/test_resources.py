@@ -97,3 +97,19 @@ def test_a_bigru_variant_gets_resources_that_grow_with_its_width():
                      (predict_resources, (1500, 100 * 1500, [1280, 64]))):
         a, b = fn(*args, small)["mem_mb"], fn(*args, paper)["mem_mb"]
         assert 1500 < a < b < 6000
+
+
+def test_an_mgn_variant_gets_resources_that_grow_with_its_width_streams_and_pooling():
+    small, paper = {"type": "mgn", "hidden": 64}, {"type": "mgn"}
+    netvlad = {"type": "mgn", "video_level": ["effnet"], "video_pool": "netvlad"}
+    for fn, args in ((train_resources, (1500, 100 * 1500, [1280, 64], 30)),
+                     (predict_resources, (1500, 100 * 1500, [1280, 64]))):
+        a, b, c = (fn(*args, m)["mem_mb"] for m in (small, paper, netvlad))
+        assert 1500 < a < b < c < 6000
+    # training holds the shuffle buffer and a batch of rows: it grows with them
+    big_batch = {"type": "mgn", "batch_rows": 8192, "shuffle_buffer_rows": 81920}
+    assert train_resources(1500, None, [1280, 64], 30, big_batch)["mem_mb"] > \
+        train_resources(1500, None, [1280, 64], 30, paper)["mem_mb"] + 300
+    # every extractor is a stream of the fusion: more of them, more memory
+    assert train_resources(1500, None, [640, 640, 64], 30, paper)["mem_mb"] > \
+        train_resources(1500, None, [1280, 64], 30, paper)["mem_mb"]

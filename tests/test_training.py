@@ -259,7 +259,8 @@ class _Killed(Exception):
     pass
 
 
-@pytest.mark.parametrize("kw", [{}, {"swa_start": 2, "selection": "swa", "row_dropout": 0.3}])
+@pytest.mark.parametrize("kw", [{}, {"swa_start": 2, "selection": "swa", "row_dropout": 0.3},
+                                {"lr_milestones": [2, 4], "lr_gamma": 0.5}])
 def test_resume_after_a_kill_ends_with_the_uninterrupted_weights(tmp_path, kw, caplog):
     train, val = _videos(), _videos(2, seed=1)
     full = Trainer(_mc(), _tc(epochs=5, **kw))
@@ -386,3 +387,34 @@ def test_balanced_extractors_each_bring_total_variance_one():
     assert np.allclose(trainer.std, feature_stats(videos, [40, 2])[1])
     bad = TrainConfig.problems({"balance_extractors": True, "standardize": False}, ("training",))
     assert any("balance_extractors" in p and "needs standardize" in p for p in bad), bad
+
+
+def test_the_step_schedule_multiplies_the_rate_after_its_milestones():
+    trainer = Trainer(_mc(), _tc(epochs=5, lr_milestones=[2, 4], lr_gamma=0.5))
+    res = trainer.fit(_videos(), _videos(2, seed=1))
+    assert [r["lr"] for r in res["history"]] == pytest.approx([0.01, 0.01, 0.005, 0.005, 0.0025])
+    flat = Trainer(_mc(), _tc(epochs=2)).fit(_videos(), _videos(2, seed=1))
+    assert [r["lr"] for r in flat["history"]] == [0.01, 0.01]
+    assert TrainConfig.problems({"lr_milestones": [2], "swa_start": 1, "selection": "swa"},
+                                ("training",))
+
+
+def test_gradient_clipping_bounds_the_norm_of_every_step(monkeypatch):
+    norms = []
+
+    def record(opt, args, kwargs):
+        grads = [p.grad for g in opt.param_groups for p in g["params"] if p.grad is not None]
+        norms.append(float(torch.linalg.vector_norm(torch.stack(
+            [torch.linalg.vector_norm(g) for g in grads]))))
+
+    trainer = Trainer(_mc(), _tc(epochs=2, grad_clip_norm=1e-3, lr=0.01))
+    real_step = trainer.step
+
+    def spy(opt):
+        hook = opt.register_step_pre_hook(record)
+        real_step(opt)
+        hook.remove()
+
+    monkeypatch.setattr(trainer, "step", spy)
+    trainer.fit(_videos(), _videos(2, seed=1))
+    assert norms and max(norms) <= 1e-3 * (1 + 1e-4)

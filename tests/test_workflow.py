@@ -275,6 +275,25 @@ def test_adding_an_extractor_and_a_variant_schedules_only_new_work(run):
     }, planned
 
 
+def test_adding_variants_of_other_families_and_a_mixed_ensemble_schedules_only_them(run):
+    """Issue 16: a bi-GRU, an MGN-MA and an OMG variant (over the finished run's features) and an
+    ensemble mixing the TCN with the bi-GRU: their own train and predict jobs, the ensemble, the
+    submissions and the score, nothing else."""
+    workdir, cfg = run
+    cfg = json.loads(json.dumps(cfg))
+    av = ["effnet_lite0", "logmel64"]
+    cfg["variants"]["bigru_new"] = {"features": av, "model": {"type": "bigru", "hidden_visual": 8,
+                                                              "hidden_audio": 4}}
+    cfg["variants"]["mgn_new"] = {"features": av, "model": {"type": "mgn"}}
+    cfg["variants"]["omg_new"] = {"features": av, "model": {"type": "omg"}}
+    cfg["ensembles"]["mixed"] = {"members": {"tcn_pe_av": 0.5, "bigru_new": 0.5},
+                                 "select_weights": "val_grid", "grid_step": 0.25}
+    planned = _planned(workdir, cfg)
+    assert planned == {
+        "train": 3, "predict": 6, "ensemble": 1, "submission": 4, "score": 1, "all": 1,
+    }, planned
+
+
 def test_a_sweep_keeps_its_best_validation_point(run):
     workdir, cfg = run
     res = workdir / "results"

@@ -8,7 +8,8 @@ from eevflow.runtime import run_script
 
 
 def main(sm):
-    df = read_labels(sm.input.csv, sm.params.targets, require_scores=sm.params.require_scores)
+    df = read_labels(sm.input.csv, sm.params.targets, require_scores=sm.params.require_scores,
+                     target_range=sm.params.target_range)
     logging.info(
         "%s: %d rows, %d videos, %d rows with no detection",
         sm.input.csv, len(df), df["video_id"].nunique(), int((~df["detected"]).sum()),

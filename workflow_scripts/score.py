@@ -1,7 +1,8 @@
 """Score every variant and ensemble on val (and test when ground truth is given).
 
-Writes the score table (csv), its Markdown report and, as JSON, the unscorable videos (fewer than
-2 scorable rows) of each split and model with their reasons and the ``scoring`` options applied.
+Writes the score table (csv: M_rho and mean CCC, per-target r and CCC), its Markdown report and,
+as JSON, the unscorable videos (fewer than 2 scorable rows) of each split and model with their
+reasons and the ``scoring`` options applied.
 """
 
 import _paths  # noqa: F401  (makes eevflow importable)
@@ -12,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from eevflow.io import atomic_path, write_json
+from eevflow.paper_tables import paper_tables_markdown
 from eevflow.past_end import drop_past_end
 from eevflow.report import (ORACLE, ORACLE_INFO, describe_model, ensemble_weights_markdown,
                             markdown, score_predictions)
@@ -53,7 +55,7 @@ def main(sm):
             )
             unscorable[split][model] = row.pop("unscorable_videos")
             rows.append({"model": model, "split": split, **info, **row})
-            logging.info("%s %s: M_rho %.4f", model, split, row["m_rho"])
+            logging.info("%s %s: M_rho %.4f, CCC %.4f", model, split, row["m_rho"], row["ccc"])
             if row["n_unscorable_videos"]:
                 logging.warning(
                     "%s %s: %d unscorable video(s) (%s): %s", model, split,
@@ -68,7 +70,7 @@ def main(sm):
         )
         unscorable["test"][ORACLE] = row.pop("unscorable_videos")
         rows.append({"model": ORACLE, "split": "test", **ORACLE_INFO, **row})
-        logging.info("oracle test: M_rho %.4f", row["m_rho"])
+        logging.info("oracle test: M_rho %.4f, CCC %.4f", row["m_rho"], row["ccc"])
     table = pd.DataFrame(rows)
     excluded = {}
     for split, path in manifest_of.items():
@@ -92,6 +94,7 @@ def main(sm):
         s, json.loads(Path(sm.input[f"sweep__{s}"]).read_text()))]
     with atomic_path(sm.output.md) as tmp:
         tmp.write_text(markdown(table, targets, excluded, unscorable, scoring)
+                       + paper_tables_markdown(table, sm.params.paper_tables)
                        + ensemble_weights_markdown(weight_files)
                        + ("\n## Sweeps\n\n" + "\n".join(sweeps) if sweeps else ""))
 

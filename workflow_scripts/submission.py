@@ -13,7 +13,8 @@ from eevflow.submission import fill_missing, write_submission
 
 def main(sm):
     targets = list(sm.params.targets)
-    test = read_labels(sm.input.test, targets, require_scores=False)[["video_id", "timestamp_us"]]
+    test = read_labels(sm.input.test, targets, require_scores=False,
+                       target_range=sm.params.target_range)[["video_id", "timestamp_us"]]
     pred = pd.read_parquet(sm.input.predictions)
     manifest = pd.read_parquet(sm.input.manifest, columns=["video_id", "status", "reason"])
     reasons = {r.video_id: f"{r.status}: {r.reason}" for r in manifest.itertuples()}
@@ -27,7 +28,8 @@ def main(sm):
         )
         for vid, why in report.filled_videos.items():
             logging.warning("  %s: %s", vid, why)
-    write_submission(out, test, targets, sm.output.csv, report, sm.output.report)
+    write_submission(out, test, targets, sm.output.csv, report, sm.output.report,
+                     sm.params.target_range)
     logging.info("wrote %d rows, checked against %s", len(out), sm.input.test)
 
 

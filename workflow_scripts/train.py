@@ -16,6 +16,7 @@ def main(sm):
         settings=sm.params.settings,
         targets=list(sm.params.targets),
         scoring=sm.params.scoring,
+        target_range=sm.params.target_range,
         past_end=sm.params.past_end,
         past_end_manifests=list(sm.input.past_end_manifests),  # probe.labels_past_end: drop only
         weights_holdout_fraction=sm.params.weights_holdout,
@@ -23,6 +24,9 @@ def main(sm):
         history_path=sm.output.history,
         state_path=sm.params.state,
         key_inputs=list(sm.input),
+        # omg model.init_from: branch -> the checkpoint it starts from (rules/model.smk)
+        init_models={k[len("init__"):]: sm.input[k] for k in sm.input.keys()
+                     if k.startswith("init__")},
         code=sm.params.code,
         threads=sm.threads,
     )

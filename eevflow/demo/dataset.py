@@ -19,7 +19,8 @@ _SPECS = {"synthetic": DemoSpec, "realmedia": RealMediaSpec}
 _IDS = {"synthetic": demo_video_ids, "realmedia": realmedia_video_ids}
 _GENERATE = {"synthetic": generate_demo, "realmedia": generate_realmedia}
 #: ``demo:`` keys that are spec fields (``noise_std`` only when not null: the kind's default)
-CONFIG_FIELDS = ("n_train", "n_val", "n_test", "min_seconds", "max_seconds", "seed", "noise_std")
+CONFIG_FIELDS = ("n_train", "n_val", "n_test", "min_seconds", "max_seconds", "seed", "noise_std",
+                 "targets")
 
 
 def _kind(kind: str) -> str:
@@ -36,7 +37,8 @@ def video_ids(kind: str, split: str, n: int) -> list[str]:
 def spec_from_config(demo: dict) -> DemoSpec | RealMediaSpec:
     """The spec of the config's ``demo:`` block (its kind's defaults for what it leaves out)."""
     cls = _SPECS[_kind(demo.get("kind", "synthetic"))]
-    return cls(**{k: demo[k] for k in CONFIG_FIELDS if demo.get(k) is not None})
+    fields = cls.__dataclass_fields__
+    return cls(**{k: demo[k] for k in CONFIG_FIELDS if demo.get(k) is not None and k in fields})
 
 
 def generate(
@@ -73,9 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument(f"--{field.replace('_', '-')}", type=int, help="default: the kind's")
     for field in _FLOAT_FIELDS:
         p.add_argument(f"--{field.replace('_', '-')}", type=float, help="default: the kind's")
+    p.add_argument("--targets", choices=("eev", "arousal_valence"),
+                   help="synthetic only: the 15 EEV expressions (default) or arousal and valence")
     p.add_argument("--jobs", type=int, default=1)
     a = p.parse_args(argv)
-    given = {f: getattr(a, f) for f in _INT_FIELDS + _FLOAT_FIELDS if getattr(a, f) is not None}
+    given = {f: getattr(a, f) for f in _INT_FIELDS + _FLOAT_FIELDS + ("targets",)
+             if getattr(a, f) is not None}
     spec = dataclasses.replace(_SPECS[a.kind](), **given)
     generate(
         spec,

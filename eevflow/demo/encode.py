@@ -109,8 +109,9 @@ def write_label_csvs(
     labels: dict[str, str],
     test_ground_truth: str,
     test_oracle: str | None = None,
+    names: tuple[str, ...] = EXPRESSIONS,
 ) -> None:
-    """Write the EEV-format CSVs of a generated dataset.
+    """Write the EEV-format CSVs of a generated dataset (score columns ``names``).
 
     ``results``: ``(split, video_id, timestamps_us, scores, oracle)`` per video in order, where
     ``oracle`` is the noise-free signal of the same rows (all 0.0 on the no-detection rows).
@@ -119,7 +120,7 @@ def write_label_csvs(
     ``test_ground_truth``: the test videos' scores (``Video ID,Timestamp (milliseconds),<15>``);
     ``test_oracle`` (when given): the test videos' noise-free signal in the ground-truth layout.
     """
-    names = ",".join(EXPRESSIONS)
+    names = ",".join(names)
     out: dict[str, list[str]] = {
         "train": [f"{ID_HEADER_TRAIN},{TIMESTAMP_HEADER},{names}\n"],
         "val": [f"{ID_HEADER_TRAIN},{TIMESTAMP_HEADER},{names}\n"],
@@ -186,4 +187,5 @@ def write_dataset(videos_dir, labels: dict[str, str], test_ground_truth: str, sp
             results = list(pool.map(one, work))
     else:
         results = [one(w) for w in work]
-    write_label_csvs(results, labels, test_ground_truth, test_oracle)
+    write_label_csvs(results, labels, test_ground_truth, test_oracle,
+                     getattr(spec, "target_names", EXPRESSIONS))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from eevflow.demo.spec import _S_NODET, _S_NOISE, EXPRESSIONS, N_KINDS, DemoSpec, _rng, kind_name
+from eevflow.demo.spec import (_S_NODET, _S_NOISE, AV_SIGNAL, EXPRESSIONS, N_KINDS, DemoSpec, _rng,
+                               kind_name)
 
 # --------------------------------------------------------------------------------------------------
 # signal definition
@@ -114,17 +115,27 @@ def generate_labels_and_oracle(
 
     n = meta["n_labels"]
     ind = event_indicators(meta)
+    names = getattr(spec, "target_names", EXPRESSIONS)
     noise = _rng(spec, meta["split"], meta["video_id"], _S_NOISE).normal(
-        0.0, spec.noise_std, (n, len(EXPRESSIONS))
+        0.0, spec.noise_std, (n, len(names))
     )
-    clean = np.empty((n, len(EXPRESSIONS)), np.float64)
-    for sig in signal_table():
-        e, lag = sig["index"], sig["lag"]
-        x = ind[sig["modality"]][sig["kind"]]
+
+    def respond(x, lag, sigma):
         shifted = np.zeros(n)
         if n > lag:
             shifted[lag:] = x[: n - lag]
-        smooth = gaussian_filter1d(shifted, sig["sigma"], mode="nearest") if n else shifted
-        clean[:, e] = spec.base_score + spec.gain * smooth
+        return gaussian_filter1d(shifted, sigma, mode="nearest") if n else shifted
+
+    if getattr(spec, "targets", "eev") == "arousal_valence":
+        clean = np.empty((n, len(AV_SIGNAL)), np.float64)
+        for j, sig in enumerate(AV_SIGNAL):
+            x = np.asarray(sig["weights"]) @ ind[sig["modality"]]  # one kind at a time
+            clean[:, j] = spec.gain * respond(x, sig["lag"], sig["sigma"])
+        return (label_timestamps_us(n), np.round(np.clip(clean + noise, -1.0, 1.0), 6),
+                np.round(np.clip(clean, -1.0, 1.0), 6))
+    clean = np.empty((n, len(EXPRESSIONS)), np.float64)
+    for sig in signal_table():
+        x = ind[sig["modality"]][sig["kind"]]
+        clean[:, sig["index"]] = spec.base_score + spec.gain * respond(x, sig["lag"], sig["sigma"])
     nodet = _rng(spec, meta["split"], meta["video_id"], _S_NODET)
     return finish_labels(clean, noise, nodet, spec)

@@ -49,6 +49,17 @@ AUDIO_KINDS: tuple[tuple, ...] = (
 )
 SPLITS = ("train", "val", "test")
 
+#: ``demo.targets: arousal_valence``: OMG-Emotion's two targets in [-1, 1]. Arousal responds to
+#: the audio events, valence to the visual ones, each kind with its own weight (below).
+AV_TARGETS: tuple[str, ...] = ("arousal", "valence")
+AV_SIGNAL: tuple[dict, ...] = (
+    {"target": "arousal", "modality": "audio", "weights": (-0.9, -0.5, -0.1, 0.3, 0.7, 1.0),
+     "lag": 3, "sigma": 1.5},
+    {"target": "valence", "modality": "visual", "weights": (1.0, 0.6, 0.2, -0.2, -0.6, -1.0),
+     "lag": 4, "sigma": 1.5},
+)
+TARGET_SETS = {"eev": EXPRESSIONS, "arousal_valence": AV_TARGETS}
+
 _FPS_CHOICES = (12, 15, 24, 25)
 _SIZE_CHOICES = ((320, 240), (320, 180), (240, 240), (256, 144))  # (width, height)
 _RATE_CHOICES = (44100, 48000, 22050)
@@ -76,7 +87,9 @@ class DemoSpec:
     gap_min_s: float = 1.0
     gap_max_s: float = 2.5
     lead_max_s: float = 1.0
-    # label model
+    # label model: the targets (eev: the 15 expressions in [0, 1]; arousal_valence: arousal and
+    # valence in [-1, 1], no "no face detected" rows)
+    targets: str = "eev"
     base_score: float = 0.08
     gain: float = 0.7
     min_score: float = 1e-3
@@ -88,6 +101,10 @@ class DemoSpec:
 
     def __post_init__(self):
         check_spec(self)
+
+    @property
+    def target_names(self) -> tuple[str, ...]:
+        return TARGET_SETS[self.targets]
 
     def count(self, split: str) -> int:
         return {"train": self.n_train, "val": self.n_val, "test": self.n_test}[split]
@@ -105,6 +122,8 @@ def check_spec(spec) -> None:
         raise ValueError("no_detection_fraction must be in [0, 1)")
     if spec.noise_std < 0:
         raise ValueError("noise_std must be >= 0")
+    if getattr(spec, "targets", "eev") not in TARGET_SETS:
+        raise ValueError(f"demo targets must be one of {sorted(TARGET_SETS)}, got {spec.targets!r}")
 
 
 def kind_name(modality: str, kind: int) -> str:

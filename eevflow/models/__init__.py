@@ -17,13 +17,18 @@ def family_module(family: str):
 
 
 def model_config(family: str, options: dict[str, Any], input_dim: int, n_targets: int,
-                 streams: list[list] | None = None):
+                 streams: list[list] | None = None, target_range: Any = "default"):
     """The family's config from a variant's ``model:`` options (validated; ``type`` dropped).
     ``streams``: ``[extractor, dim, modality]`` per block of the features, for the families that
-    treat the blocks apart (their config has a ``streams`` field)."""
+    treat the blocks apart (their config has a ``streams`` field). ``target_range``: the config's
+    ``target_range`` (``[lo, hi]`` or None, eevflow.targets), for the families whose output
+    activation follows it (their config has a ``target_range`` field; "default": [0, 1])."""
     opts = family_options(family).from_dict(options)
     config = family_module(family).CONFIG
-    extra = {"streams": streams} if streams and "streams" in config.__dataclass_fields__ else {}
+    fields = config.__dataclass_fields__
+    extra: dict[str, Any] = {"streams": streams} if streams and "streams" in fields else {}
+    if target_range != "default" and "target_range" in fields:
+        extra["target_range"] = None if target_range is None else [float(v) for v in target_range]
     return config(input_dim=input_dim, n_targets=n_targets, **opts.to_dict(), **extra)
 
 

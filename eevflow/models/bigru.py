@@ -12,10 +12,14 @@ For one video (features (T, D) at the label rows, their timestamps in seconds):
 3. per stream (an extractor's block of the features): ``layers`` bidirectional GRU layers, width
    ``hidden_visual`` or ``hidden_audio`` by the extractor's modality, dropout between layers;
 4. the streams' outputs concatenated, context gating (sigmoid(W x + b) * x), a linear layer to
-   the targets, context gating, sigmoid;
+   the targets, context gating, sigmoid (the activation of ``target_range``: tanh for [-1, 1]);
 5. interpolation: the outputs at the sampled rows are interpolated linearly in time to every row
    (held constant before the first and after the last sampled row), so there is exactly one
    prediction per label row, and the loss is taken at every trained row.
+
+The authors' Table 1 compares, for a model trained on 1 Hz 60 s clips, three ways to predict at
+6 Hz: every row over 10 s windows, every row over 60 s windows, and 1 Hz + interpolation
+(``eval_rows`` and ``eval_window_s``: how validation and prediction feed the GRUs).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from eevflow.models.options import BiGRUOptions
+from eevflow.targets import bounded
 
 
 @dataclass
@@ -37,8 +42,11 @@ class BiGRUConfig(BiGRUOptions):
     input_dim: int = 0
     n_targets: int = 15
     streams: list = field(default_factory=list)
+    # the config's target_range: the output activation (sigmoid for [0, 1], eevflow.targets)
+    target_range: list | None = field(default_factory=lambda: [0.0, 1.0])
 
     def __post_init__(self):
+        super().__post_init__()  # choice options checked from code as from a config
         if not self.streams:  # one stream of unknown modality: the visual width
             self.streams = [["features", self.input_dim, "visual"]]
         if sum(int(d) for _, d, _ in self.streams) != self.input_dim:
@@ -108,15 +116,19 @@ class BiGRU(nn.Module):
         self.gate_out = ContextGating(cfg.n_targets)
 
     def windows(self, seconds: torch.Tensor) -> list[torch.Tensor]:
-        """The sampled rows' positions cut into consecutive windows of ``window_s`` seconds."""
+        """The sampled rows' positions cut into consecutive windows of ``window_s`` seconds
+        (``eval_window_s`` when set, in evaluation)."""
         n = seconds.shape[0]
-        if self.cfg.window_s is None or n == 0:
+        window_s = self.cfg.window_s
+        if not self.training and self.cfg.eval_window_s is not None:
+            window_s = self.cfg.eval_window_s
+        if window_s is None or n == 0:
             return [torch.arange(n, device=seconds.device)]
         offset = 0.0
         if self.training and self.cfg.random_offset:
-            offset = float(torch.rand(())) * self.cfg.window_s
+            offset = float(torch.rand(())) * window_s
         rel = seconds.double() - seconds[0].double() + offset
-        wid = torch.floor(rel / self.cfg.window_s).long()
+        wid = torch.floor(rel / window_s).long()
         _, counts = torch.unique_consecutive(wid, return_counts=True)
         return list(torch.arange(n, device=seconds.device).split(counts.tolist()))
 
@@ -135,10 +147,13 @@ class BiGRU(nn.Module):
         return torch.cat([h[i, : len(p)] for i, p in enumerate(parts)])
 
     def forward_one(self, features: torch.Tensor, seconds: torch.Tensor) -> torch.Tensor:
-        rows = sample_rows(seconds, self.cfg.sample_hz)
+        hz = self.cfg.sample_hz
+        if not self.training and self.cfg.eval_rows == "every":
+            hz = None
+        rows = sample_rows(seconds, hz)
         h = self.encode(features[rows], seconds[rows])
-        y = torch.sigmoid(self.gate_out(self.fc(self.gate_in(h))))
-        if self.cfg.sample_hz is None:
+        y = bounded(self.gate_out(self.fc(self.gate_in(h))), self.cfg.target_range)
+        if hz is None:
             return y
         return interpolate(seconds[rows], y, seconds)
 

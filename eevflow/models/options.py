@@ -108,6 +108,121 @@ class BiGRUOptions(FamilyOptions):
     random_offset: bool = option(
         True, "training only: the window boundaries move by a random fraction of window_s at "
         "every forward pass, so the clips a video is cut into differ from epoch to epoch")
+    eval_rows: Literal["sampled", "every"] = option(
+        "sampled", "validation and prediction: sampled (the training's sample_hz, then "
+        "interpolation: the authors' submission) or every (every 6 Hz row fed, no "
+        "interpolation: the first two rows of their Table 1)")
+    eval_window_s: float | None = option(
+        None, "validation and prediction: the windows' length in seconds (their Table 1: 10 s "
+        "or 60 s at 6 Hz); null: window_s", exclusiveMinimum=0)
+
+
+@dataclass
+class MGNOptions(FamilyOptions):
+    """The 3rd place system (Yan et al., MGN-MA): every row an independent sample; its row-level
+    streams and optional video-level streams projected to a common size, fused by modal
+    attention, a mixture of experts to the targets; trained on shuffled batches of rows."""
+
+    family: ClassVar[str] = "mgn"
+    module: ClassVar[str] = "eevflow.models.mgn"
+
+    hidden: int = option(1024, "every stream (row- and video-level) is projected to this size "
+                         "(Linear, ReLU) before the fusion (the paper's 1024-D multi-modal "
+                         "feature)", minimum=1)
+    fusion: Literal["attention", "concat"] = option(
+        "attention", "attention: the modal attention fusion of Eq. 1 (a softmax over the streams "
+        "of a learned score per stream, each stream scaled by its weight, concatenated); concat: "
+        "plain concatenation (the paper's Table 2 baseline)")
+    modality_dropout: float = option(
+        0.1, "training only: each projected stream of a row is replaced by zeros with this "
+        "probability, never every stream of a row (the paper's modal dropout; it gives no rate)",
+        minimum=0, exclusiveMaximum=1)
+    head: Literal["moe", "mlp"] = option(
+        "moe", "classifier: moe, a mixture of experts (the paper's; YouTube-8M's MoeModel with "
+        "batch norm before the gate's softmax and the experts' activation), or mlp (Linear, "
+        "batch norm, ReLU, Linear; the paper's Table 2 baseline)")
+    experts: int = option(3, "moe: experts per target (the paper's best: 3)", minimum=1)
+    dummy_expert: bool = option(
+        True, "moe: the gate also weighs a dummy expert whose output is the target range's "
+        "lower bound (0 for [0, 1], as YouTube-8M's MoeModel; 0 when unbounded)")
+    mlp_hidden: int = option(1024, "mlp: width of the hidden layer", minimum=1)
+    video_level: list[str] = option(
+        [], "extractors that also give a video-level stream: one vector per video (pooled over "
+        "the rows given to the model), the same for every row of the video", uniqueItems=True)
+    video_pool: Literal["mean", "netvlad"] = option(
+        "mean", "pooling of a video-level stream: mean, the stream's mean over the video's "
+        "rows; netvlad, learned NetVLAD pooling of video_frames uniformly taken rows (the "
+        "paper's video-level network, §2.1.3)")
+    netvlad_clusters: int = option(8, "netvlad: clusters (its output is clusters x the "
+                                   "stream's size, projected to hidden)", minimum=1)
+    video_frames: int = option(80, "netvlad: rows taken uniformly over the video (the paper's "
+                               "80 uniformly selected frames)", minimum=1)
+    batch_rows: int = option(1536, "rows per training batch, each batch one optimiser step (the "
+                             "paper's mini-batch size; training.grad_accum does not apply)",
+                             minimum=2)
+    shuffle_buffer_rows: int = option(
+        15360, "training: rows of the shuffle buffer the batches are drawn from at random (as "
+        "tf.data's shuffle; the videos are read in a random order, one at a time)", minimum=2)
+
+    def check(self):
+        if self.shuffle_buffer_rows < self.batch_rows:
+            return [("shuffle_buffer_rows", f"{self.shuffle_buffer_rows} is below batch_rows "
+                                            f"({self.batch_rows})")]
+        return []
+
+
+@dataclass
+class OMGOptions(FamilyOptions):
+    """Peng et al.'s OMG-Emotion network, one prediction per label row over the snippet of
+    window_s seconds centred on it: VNet (visual rows sampled one per segment, a bidirectional
+    LSTM, temporal mean, FC), ANet (audio rows sampled the same way, two FC layers with dropout,
+    averaged), or both joined (their penultimate features concatenated); then FC and the
+    target_range activation. The branches follow the modalities of the variant's features."""
+
+    family: ClassVar[str] = "omg"
+    module: ClassVar[str] = "eevflow.models.omg"
+    BRANCHES: ClassVar[tuple[str, ...]] = ("visual", "audio")
+    #: per branch, the options that fix the shapes of its weights (init_from must agree on them)
+    SHAPE_OPTIONS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "visual": ("lstm_hidden", "feature_dim"), "audio": ("fc_hidden", "feature_dim")}
+    #: label rows per chunk of the forward pass (bounds its memory on long videos)
+    CHUNK_ROWS: ClassVar[int] = 1024
+
+    window_s: float = option(
+        4.0, "a row's snippet (the paper's utterance): the rows within window_s / 2 seconds "
+        "before or after it, fewer at the video's ends", exclusiveMinimum=0)
+    n_visual: int = option(
+        16, "VNet: visual rows sampled from the snippet, one per equal segment of its rows "
+        "(random in the segment in training, its centre in evaluation; the paper's N_V)",
+        minimum=1)
+    n_audio: int = option(4, "ANet: audio rows sampled from the snippet the same way, their "
+                          "penultimate features averaged (the paper's N_A)", minimum=1)
+    lstm_hidden: int = option(256, "VNet: width of each direction of the bidirectional LSTM",
+                              minimum=1)
+    feature_dim: int = option(256, "width of each branch's penultimate features (VNet's FC after "
+                              "the temporal mean, ANet's second FC layer)", minimum=1)
+    fc_hidden: int = option(512, "ANet: width of its first FC layer", minimum=1)
+    dropout: float = option(0.5, "dropout after each hidden FC layer (ReLU, dropout)", minimum=0,
+                            exclusiveMaximum=1)
+    init_from: dict = option(
+        {}, "two-stage training (the paper's joint training): branch (visual, audio) -> the omg "
+        "variant of that branch alone whose trained weights the branch starts from (trained "
+        "first; retraining it retrains this one); the output layer is always new")
+    freeze_branches: bool = option(
+        False, "keep the branches taken from init_from fixed (not updated, dropout off) and "
+        "train the rest (our reading of the paper's 'with VNet kept the same')")
+
+    def check(self):
+        bad = sorted(set(self.init_from) - set(self.BRANCHES))
+        if bad:
+            return [("init_from", f"unknown branch(es) {bad}; allowed keys: "
+                                  f"{sorted(self.BRANCHES)}")]
+        for branch, name in self.init_from.items():
+            if not isinstance(name, str) or not name:
+                return [(f"init_from.{branch}", f"{name!r} is not a variant name")]
+        if self.freeze_branches and not self.init_from:
+            return [("freeze_branches", "needs init_from (the trained branches to keep fixed)")]
+        return []
 
 
 @dataclass
@@ -115,15 +230,29 @@ class TrainingOptions(Options):
     """How a variant is trained (the winner's: SGD, one video per forward pass, 32 accumulated)."""
 
     epochs: int = option(20, "passes over the training videos", minimum=1)
-    loss: Literal["mse", "l1"] = option(
-        "mse", "per-video loss over the trained rows and targets: mean squared error (the "
-        "winner's Eq. 4) or mean absolute error (the 2nd place's element-wise L1)")
+    loss: Literal["mse", "l1", "bce", "kl", "ccc"] = option(
+        "mse", "per-video loss over the trained rows and targets (eevflow.losses): mse, the mean "
+        "squared error (the winner's Eq. 4); l1, the mean absolute error (the 2nd place's "
+        "element-wise L1); bce, binary cross-entropy on the soft labels (MGN-MA's Eq. 3); kl, "
+        "per row KL(targets || predictions), both normalised to distributions over the targets "
+        "(the 2nd place's Table 3); ccc, 1 - the concordance correlation coefficient over the "
+        "video's rows, averaged over the targets (the 2nd place's Table 3, OMG's joint training). "
+        "bce and kl need a bounded target_range (mapped onto [0, 1]) and suit a family with a "
+        "bounded output (bigru): predictions outside the range are clamped, without gradient")
     optimizer: Literal["sgd", "adam"] = option("sgd", "optimiser: SGD (the paper's) or Adam")
     lr: float = option(5e-3, "learning rate", exclusiveMinimum=0)
     momentum: float = option(0.0, "SGD momentum (unused by Adam)", minimum=0)
     weight_decay: float = option(0.0, "L2 weight decay of the optimiser", minimum=0)
     grad_accum: int = option(32, "videos per optimiser step (one video per forward pass, "
                              "gradients summed)", minimum=1)
+    lr_milestones: list[int] = option(
+        [], "step schedule: the learning rate is multiplied by lr_gamma after each of these "
+        "epochs (counted from 1; the 2nd place's script: 45 and 80 with 0.5; OMG-Emotion: 7, "
+        "14, 21 with 0.1); empty: a constant rate", items={"minimum": 1}, uniqueItems=True)
+    lr_gamma: float = option(0.1, "the step schedule's factor", exclusiveMinimum=0, maximum=1)
+    grad_clip_norm: float | None = option(
+        None, "clip the gradients' total norm at this before each optimiser step (OMG-Emotion: "
+        "20); null: no clipping", exclusiveMinimum=0)
     seed: int = option(0, "random seed (weight init, dropout, video order, label shuffling)")
     selection: Literal["best_val", "last", "swa"] = option(
         "best_val", "weights kept for prediction: the epoch with the best validation M_rho, the "
@@ -185,6 +314,9 @@ class TrainingOptions(Options):
             return [("balance_extractors", "needs standardize: true (it scales z-scored blocks)")]
         if self.selection == "swa" and self.swa_start is None:
             return [("selection", "swa needs swa_start (the epochs before averaging starts)")]
+        if self.lr_milestones and self.swa_start is not None:
+            return [("lr_milestones", "a step schedule and SWA's SWALR would both set the rate; "
+                                      "use one")]
         if self.swa_start is not None and self.swa_start >= self.epochs:
             return [("swa_start", f"{self.swa_start} leaves no epoch to average "
                                   f"(epochs: {self.epochs})")]
@@ -192,7 +324,8 @@ class TrainingOptions(Options):
 
 
 FAMILIES: dict[str, type[FamilyOptions]] = {
-    cls.family: cls for cls in (TCNOptions, LinearOptions, BiGRUOptions)
+    cls.family: cls for cls in (TCNOptions, LinearOptions, BiGRUOptions, MGNOptions,
+                                OMGOptions)
 }
 DEFAULT_FAMILY = "tcn"
 
