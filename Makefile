@@ -1,13 +1,14 @@
 # make demo: set up the environment if missing, then run the workflow on the built-in demo data.
 # make test: set up the environment if missing, then run the whole test suite.
 # make demo-realmedia: the same workflow on the real-media demo (configs/demo_realmedia.yaml).
+# make demo-av: arousal and valence in [-1, 1] with the OMG-Emotion family (configs/demo_arousal_valence.yaml).
 # make realmedia-media: install the Debian packages whose sounds the real-media demo is made of.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.eevflow-installed
 CORES ?= all
 
-.PHONY: setup demo demo-realmedia realmedia-media test lint schema clean-results
+.PHONY: setup demo demo-realmedia demo-av realmedia-media test lint schema clean-results
 
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -42,6 +43,10 @@ realmedia-media:
 
 demo-realmedia: $(STAMP) realmedia-media
 	PATH="$(abspath $(VENV))/bin:$$PATH" snakemake --configfile configs/demo_realmedia.yaml \
+		--cores $(CORES)
+
+demo-av: $(STAMP)
+	PATH="$(abspath $(VENV))/bin:$$PATH" snakemake --configfile configs/demo_arousal_valence.yaml \
 		--cores $(CORES)
 
 test: $(STAMP)

@@ -21,6 +21,7 @@ import time
 import numpy as np
 import torch
 
+from eevflow.inference import video_tensors
 from eevflow.models.tcn import TCNConfig
 from eevflow.sequences import VideoSeq
 from eevflow.training import Trainer, TrainConfig
@@ -57,7 +58,7 @@ def main() -> None:
     times = []
     for i, v in enumerate(videos):
         t0 = time.perf_counter()
-        x, s = trainer._tensors(v)
+        x, s = video_tensors(v, trainer.mean, trainer.std, trainer.device)
         y = torch.from_numpy(v.labels).to(trainer.device)
         loss = torch.mean((trainer.model(x, s)[0] - y) ** 2) / 32
         loss.backward()

@@ -164,6 +164,18 @@ def ensemble_weights_markdown(weight_files: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _per_target(title: str, sub: pd.DataFrame, targets: list[str], prefix: str,
+                extra: list[str], extra_cells) -> list[str]:
+    """A Markdown section: one row per model of ``sub``, its ``<prefix>_<target>`` values, then
+    the ``extra`` columns that ``extra_cells(row)`` fills."""
+    lines = ["", f"## {title}", "", "| model | " + " | ".join([*targets, *extra]) + " |",
+             "|---|" + "---|" * (len(targets) + len(extra))]
+    for model, r in sub.iterrows():
+        vals = [f"{r[f'{prefix}_{t}']:.3f}" for t in targets] + [str(c) for c in extra_cells(r)]
+        lines.append(f"| {model} | " + " | ".join(vals) + " |")
+    return lines
+
+
 def markdown(
     table: pd.DataFrame,
     targets: list[str],
@@ -201,27 +213,12 @@ def markdown(
     lines += ceiling_line(table)
     for split in splits:
         sub = table[table["split"] == split].set_index("model")
-        lines += [
-            "",
-            f"## Per-expression Pearson's r ({split})",
-            "",
-            "| model | " + " | ".join(targets) + " | videos | constant pairs | unscorable |",
-            "|---|" + "---|" * (len(targets) + 3),
-        ]
-        for model, r in sub.iterrows():
-            vals = " | ".join(f"{r[f'r_{t}']:.3f}" for t in targets)
-            counts = f"{r['n_videos']} | {r['n_constant_pairs']} | {r['n_unscorable_videos']}"
-            lines.append(f"| {model} | {vals} | {counts} |")
-        lines += [
-            "",
-            f"## Per-expression CCC ({split})",
-            "",
-            "| model | " + " | ".join(targets) + " | mean |",
-            "|---|" + "---|" * (len(targets) + 1),
-        ]
-        for model, r in sub.iterrows():
-            vals = " | ".join(f"{r[f'ccc_{t}']:.3f}" for t in targets)
-            lines.append(f"| {model} | {vals} | {r['ccc']:.4f} |")
+        lines += _per_target(f"Per-expression Pearson's r ({split})", sub, targets, "r",
+                             ["videos", "constant pairs", "unscorable"],
+                             lambda r: [r["n_videos"], r["n_constant_pairs"],
+                                        r["n_unscorable_videos"]])
+        lines += _per_target(f"Per-expression CCC ({split})", sub, targets, "ccc", ["mean"],
+                             lambda r: [f"{r['ccc']:.4f}"])
     lines += unscorable_section(unscorable, scoring)
     lines += [
         "",

@@ -5,11 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from eevflow.inference import Predictor
 from eevflow.models import build_model, model_config
 from eevflow.models.bigru import ContextGating, interpolate, sample_rows
-from eevflow.sequences import VideoSeq
 from eevflow.training import TrainConfig, Trainer, video_loss
+from tests.planted import assert_checkpoint_round_trip, slow_signal_videos
 
 STREAMS = [["effnet", 8, "visual"], ["logmel", 4, "audio"]]
 
@@ -113,21 +112,7 @@ def test_l1_loss_is_the_mean_absolute_error():
         video_loss(out, y, loss="huber")
 
 
-def _videos(n, seed, T=240):
-    """Targets follow a slow (period 20 s) feature of the visual block; ~10% undetected."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(n):
-        t = np.arange(T) / 6
-        slow = np.sin(2 * np.pi * (t / 20 + rng.random(5)[:, None])).T.astype(np.float32)
-        f = rng.normal(scale=0.3, size=(T, 12)).astype(np.float32)
-        f[:, :5] += slow
-        y = (0.5 + 0.4 * slow).astype(np.float32)
-        det = rng.random(T) > 0.1
-        y[~det] = 0.0
-        ts = (np.arange(T) * 1e6 / 6).round().astype(np.int64)
-        out.append(VideoSeq(f"v{i}", ts, f, y, det))
-    return out
+_videos = slow_signal_videos
 
 
 def _fit(**training):
@@ -144,13 +129,7 @@ def test_learns_a_planted_signal_and_not_shuffled_labels_and_round_trips(tmp_pat
     assert result["best"]["val_m_rho"] > 0.5, result["best"]
     _, control = _fit(shuffle_labels=True)
     assert abs(control["history"][-1]["val_m_rho"]) < 0.2, control["history"][-1]
-    # the self-describing checkpoint rebuilds the same network: identical predictions
-    path = tmp_path / "m.pt"
-    torch.save(trainer.checkpoint(), path)
-    pred = Predictor.from_checkpoint(torch.load(path, weights_only=True))
-    videos = _videos(2, 5)
-    for a, b in zip(pred.predict(videos), trainer.predict(videos), strict=True):
-        assert np.array_equal(a, b)
+    assert_checkpoint_round_trip(trainer, tmp_path, _videos(2, 5))
     again, result2 = _fit()
     assert result2["history"][-1]["train_loss"] == result["history"][-1]["train_loss"]
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from eevflow.inference import Predictor
 from eevflow.models import build_model, mgn, model_config
 from eevflow.models.mgn import MoE, NetVLAD, RowBuffer, uniform_rows
 from eevflow.options import OptionError
 from eevflow.sequences import VideoSeq
 from eevflow.training import TrainConfig, Trainer
+from tests.planted import assert_checkpoint_round_trip
 
 STREAMS = [["effnet", 8, "visual"], ["logmel", 4, "audio"]]
 
@@ -250,11 +250,6 @@ def test_learns_a_planted_signal_and_not_shuffled_labels_and_round_trips(tmp_pat
     assert result["best"]["val_m_rho"] > 0.5, result["best"]
     control = _trainer(shuffle_labels=True).fit(train, val)
     assert abs(control["history"][-1]["val_m_rho"]) < 0.2, control["history"][-1]
-    path = tmp_path / "m.pt"
-    torch.save(trainer.checkpoint(), path)
-    pred = Predictor.from_checkpoint(torch.load(path, weights_only=True))
-    videos = _videos(2, 5)
-    for a, b in zip(pred.predict(videos), trainer.predict(videos), strict=True):
-        assert np.array_equal(a, b)
+    assert_checkpoint_round_trip(trainer, tmp_path, _videos(2, 5))
     again = _trainer().fit(train, val)
     assert again["history"][-1]["train_loss"] == result["history"][-1]["train_loss"]

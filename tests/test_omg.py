@@ -16,11 +16,11 @@ import torch
 import yaml
 
 from eevflow.config import ConfigError, validate_config
-from eevflow.inference import Predictor
 from eevflow.models import build_model, model_config
 from eevflow.models.omg import init_branches, load_branches, segment_indices, stats_check
 from eevflow.sequences import VideoSeq
 from eevflow.training import TrainConfig, Trainer
+from tests.planted import assert_checkpoint_round_trip, slow_signal_videos
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -102,21 +102,7 @@ def test_segment_sampling_one_row_per_segment_inside_the_window_clipped_at_the_e
     assert segment_indices(s[:1], w, 16, random=True).tolist() == [[0] * 16]
 
 
-def _videos(n, seed, T=240):
-    """Targets follow a slow (period 20 s) feature of the visual block; ~10% undetected."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(n):
-        t = np.arange(T) / 6
-        slow = np.sin(2 * np.pi * (t / 20 + rng.random(5)[:, None])).T.astype(np.float32)
-        f = rng.normal(scale=0.3, size=(T, 12)).astype(np.float32)
-        f[:, :5] += slow
-        y = (0.5 + 0.4 * slow).astype(np.float32)
-        det = rng.random(T) > 0.1
-        y[~det] = 0.0
-        ts = (np.arange(T) * 1e6 / 6).round().astype(np.int64)
-        out.append(VideoSeq(f"v{i}", ts, f, y, det))
-    return out
+_videos = slow_signal_videos
 
 
 def _columns(videos, cols):
@@ -139,12 +125,7 @@ def test_learns_a_planted_signal_and_not_shuffled_labels_and_round_trips(tmp_pat
     control = _trainer([VIS, AUD], model=wide, lr=1e-2, shuffle_labels=True).fit(
         _videos(10, 0), _videos(4, 1))
     assert abs(control["history"][-1]["val_m_rho"]) < 0.2, control["history"][-1]
-    path = tmp_path / "m.pt"
-    torch.save(trainer.checkpoint(), path)
-    pred = Predictor.from_checkpoint(torch.load(path, weights_only=True))
-    videos = _videos(2, 5)
-    for a, b in zip(pred.predict(videos), trainer.predict(videos), strict=True):
-        assert np.array_equal(a, b)
+    assert_checkpoint_round_trip(trainer, tmp_path, _videos(2, 5))
 
 
 @pytest.fixture(scope="module")

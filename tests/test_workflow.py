@@ -85,14 +85,17 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("wf")
-    cfg = tiny_config()
+def run_workflow(workdir: Path, cfg: dict) -> tuple[Path, dict]:
+    """Write ``cfg`` as the work directory's config and run the whole workflow on it."""
     (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
     proc = snakemake(workdir)
     assert proc.returncode == 0, proc.stderr[-6000:]
     return workdir, cfg
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return run_workflow(tmp_path_factory.mktemp("wf"), tiny_config())
 
 
 def test_every_stage_writes_its_outputs(run):

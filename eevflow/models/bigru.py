@@ -24,40 +24,24 @@ The authors' Table 1 compares, for a model trained on 1 Hz 60 s clips, three way
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from eevflow.models.options import BiGRUOptions
+from eevflow.models.streamed import StreamedConfig
 from eevflow.targets import bounded
 
 
 @dataclass
-class BiGRUConfig(BiGRUOptions):
-    """The family's options plus the sizes the data fixes: ``streams`` is one
-    ``[extractor, dim, modality]`` per block of the features, in their order."""
-
-    input_dim: int = 0
-    n_targets: int = 15
-    streams: list = field(default_factory=list)
-    # the config's target_range: the output activation (sigmoid for [0, 1], eevflow.targets)
-    target_range: list | None = field(default_factory=lambda: [0.0, 1.0])
-
-    def __post_init__(self):
-        super().__post_init__()  # choice options checked from code as from a config
-        if not self.streams:  # one stream of unknown modality: the visual width
-            self.streams = [["features", self.input_dim, "visual"]]
-        if sum(int(d) for _, d, _ in self.streams) != self.input_dim:
-            raise ValueError(f"bigru: stream sizes {[d for _, d, _ in self.streams]} do not add "
-                             f"up to the input size {self.input_dim}")
+class BiGRUConfig(StreamedConfig, BiGRUOptions):
+    """The family's options plus the sizes the data fixes (``StreamedConfig``); a stream of
+    unknown modality gets the visual width."""
 
     def hidden(self, modality: str) -> int:
         return self.hidden_audio if modality == "audio" else self.hidden_visual
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class ContextGating(nn.Module):

@@ -43,7 +43,7 @@ statistics), which gives a row the output it gets in a training batch in eval mo
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -53,28 +53,17 @@ from torch import nn
 from eevflow.inference import video_tensors
 from eevflow.losses import video_loss
 from eevflow.models.options import MGNOptions
+from eevflow.models.streamed import StreamedConfig
 from eevflow.sequences import dropped_rows
 from eevflow.targets import UNIT, bounded, parse_range
 
 
 @dataclass
-class MGNConfig(MGNOptions):
-    """The family's options plus the sizes the data fixes: ``streams`` is one
-    ``[extractor, dim, modality]`` per block of the features, in their order."""
-
-    input_dim: int = 0
-    n_targets: int = 15
-    streams: list = field(default_factory=list)
-    # the config's target_range: the output activation (sigmoid for [0, 1], eevflow.targets)
-    target_range: list | None = field(default_factory=lambda: [0.0, 1.0])
+class MGNConfig(StreamedConfig, MGNOptions):
+    """The family's options plus the sizes the data fixes (``StreamedConfig``)."""
 
     def __post_init__(self):
         super().__post_init__()
-        if not self.streams:  # one stream: the whole feature vector
-            self.streams = [["features", self.input_dim, "visual"]]
-        if sum(int(d) for _, d, _ in self.streams) != self.input_dim:
-            raise ValueError(f"mgn: stream sizes {[d for _, d, _ in self.streams]} do not add "
-                             f"up to the input size {self.input_dim}")
         names = [name for name, _, _ in self.streams]
         unknown = [name for name in self.video_level if name not in names]
         if unknown:
@@ -83,9 +72,6 @@ class MGNConfig(MGNOptions):
         if self.shuffle_buffer_rows < self.batch_rows:
             raise ValueError(f"mgn: shuffle_buffer_rows {self.shuffle_buffer_rows} is below "
                              f"batch_rows {self.batch_rows}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def uniform_rows(n: int, count: int, device=None) -> torch.Tensor:

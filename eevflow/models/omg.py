@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -43,29 +43,19 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from eevflow.models.options import OMGOptions
+from eevflow.models.streamed import StreamedConfig
 from eevflow.targets import bounded
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class OMGConfig(OMGOptions):
-    """The family's options plus the sizes the data fixes: ``streams`` is one
-    ``[extractor, dim, modality]`` per block of the features, in their order."""
-
-    input_dim: int = 0
-    n_targets: int = 15
-    streams: list = field(default_factory=list)
-    # the config's target_range: the output activation (sigmoid for [0, 1], eevflow.targets)
-    target_range: list | None = field(default_factory=lambda: [0.0, 1.0])
+class OMGConfig(StreamedConfig, OMGOptions):
+    """The family's options plus the sizes the data fixes (``StreamedConfig``; a stream of
+    unknown modality goes to VNet)."""
 
     def __post_init__(self):
         super().__post_init__()
-        if not self.streams:  # one stream of unknown modality: VNet
-            self.streams = [["features", self.input_dim, "visual"]]
-        if sum(int(d) for _, d, _ in self.streams) != self.input_dim:
-            raise ValueError(f"omg: stream sizes {[d for _, d, _ in self.streams]} do not add up "
-                             f"to the input size {self.input_dim}")
         bad = sorted({m for _, _, m in self.streams} - set(self.BRANCHES))
         if bad:
             raise ValueError(f"omg: unknown modality {bad}; allowed values: {list(self.BRANCHES)}")
@@ -87,9 +77,6 @@ class OMGConfig(OMGOptions):
                 out += range(start, start + int(d))
             start += int(d)
         return out
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def segment_indices(seconds: torch.Tensor, window_s: float, n: int,
