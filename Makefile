@@ -7,6 +7,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.eevflow-installed
 CORES ?= all
+# Without a GPU, the `gpu` resource (profiles/default: 1, so that two jobs never share one card)
+# would run the CPU-bound extract, train and predict jobs one at a time; the demos then let as
+# many run side by side as there are cores, and give the demo's small models one thread each.
+GPUS := $(shell nvidia-smi -L 2>/dev/null | grep -c GPU)
+ifeq ($(GPUS),0)
+DEMO_FLAGS ?= --resources gpu=$(shell nproc) --set-threads train=1 predict=1 select_sweep=1
+endif
 
 .PHONY: setup demo demo-realmedia demo-av realmedia-media test lint schema clean-results
 
@@ -21,7 +28,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	PATH="$(abspath $(VENV))/bin:$$PATH" snakemake --cores $(CORES)
+	PATH="$(abspath $(VENV))/bin:$$PATH" snakemake --cores $(CORES) $(DEMO_FLAGS)
 
 # The real-media demo's sounds come from Debian's alsa-utils (/usr/share/sounds/alsa) and
 # sound-theme-freedesktop (/usr/share/sounds/freedesktop/stereo): installed with apt-get when
@@ -43,11 +50,11 @@ realmedia-media:
 
 demo-realmedia: $(STAMP) realmedia-media
 	PATH="$(abspath $(VENV))/bin:$$PATH" snakemake --configfile configs/demo_realmedia.yaml \
-		--cores $(CORES)
+		--cores $(CORES) $(DEMO_FLAGS)
 
 demo-av: $(STAMP)
 	PATH="$(abspath $(VENV))/bin:$$PATH" snakemake --configfile configs/demo_arousal_valence.yaml \
-		--cores $(CORES)
+		--cores $(CORES) $(DEMO_FLAGS)
 
 test: $(STAMP)
 	PATH="$(abspath $(VENV))/bin:$$PATH" python -m pytest -q -ra
