@@ -49,7 +49,8 @@ def paper_tables_markdown(table: pd.DataFrame, tables: dict) -> str:
                   "|" + "---|" * len(cols)]
         for row in t["rows"]:
             model = row["model"]
-            vals = [str(c) for c in row["cells"]] + [f"`{model}`", _fmt(row.get("paper"))]
+            paper = row.get("paper")
+            vals = [str(c) for c in row["cells"]] + [f"`{model}`", "" if paper is None else f"{paper:.5g}"]
             vals += [_fmt(m_rho.loc[model, s]) if model in m_rho.index else "" for s in splits]
             if ccc is not None and t.get("ccc", False):
                 vals += [_fmt(ccc.loc[model, s]) if model in ccc.index else "" for s in splits]

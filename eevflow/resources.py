@@ -15,6 +15,10 @@ from eevflow.features.options import backend_options
 ROWS_PER_SECOND = 6  # EEV labels are at 6 Hz
 
 TRAIN_STEPS_PER_S = 1300.0  # TCN time steps per second of training, 2 CPU cores (bench_train.py)
+#: seconds per training (predicted) row of each family relative to the TCN's, at the papers'
+#: widths on 2 CPU cores, rounded up (bench/bench_families.py, BENCHMARKS.md "Model families")
+TRAIN_TIME_FACTOR = {"tcn": 1.0, "linear": 1.0, "bigru": 1.0, "mgn": 0.5, "omg": 12.0}
+PREDICT_TIME_FACTOR = {"tcn": 1.0, "linear": 1.0, "bigru": 1.0, "mgn": 0.5, "omg": 8.0}
 
 
 def extractor_dim(options: dict) -> int:
@@ -160,9 +164,10 @@ def train_resources(
     dim = max(1, sum(dims))
     per_row, fixed_mb = _model_memory(model, dim, training=True, n_streams=len(dims))
     steps = (1600 * 1500 if train_rows is None else train_rows) * epochs
+    factor = TRAIN_TIME_FACTOR.get(_family(model), 1.0)
     return {
         "mem_mb": _stream_mb(rows, dim, per_row, fixed_mb),
-        "runtime": int(15 + math.ceil(2 * steps / TRAIN_STEPS_PER_S / 60)),
+        "runtime": int(15 + math.ceil(2 * factor * steps / TRAIN_STEPS_PER_S / 60)),
     }
 
 
@@ -175,12 +180,19 @@ def predict_resources(
     rows = UNKNOWN_LONGEST_ROWS if longest_rows is None else max(1, longest_rows)
     dim = max(1, sum(dims))
     per_row, fixed_mb = _model_memory(model, dim, training=False, n_streams=len(dims))
+    factor = PREDICT_TIME_FACTOR.get(_family(model), 1.0)
     runtime = 60 if total_rows is None else int(
-        10 + math.ceil(2 * total_rows / PREDICT_ROWS_PER_S / 60))
+        10 + math.ceil(2 * factor * total_rows / PREDICT_ROWS_PER_S / 60))
     return {
         "mem_mb": _stream_mb(rows, dim, per_row, fixed_mb),
         "runtime": runtime,
     }
+
+
+def _family(model: dict | None) -> str:
+    from eevflow.models.options import model_type
+
+    return model_type(model)
 
 
 def _seconds(value) -> float:

@@ -113,3 +113,14 @@ def test_an_mgn_variant_gets_resources_that_grow_with_its_width_streams_and_pool
     # every extractor is a stream of the fusion: more of them, more memory
     assert train_resources(1500, None, [640, 640, 64], 30, paper)["mem_mb"] > \
         train_resources(1500, None, [1280, 64], 30, paper)["mem_mb"]
+
+
+def test_train_and_predict_time_follow_the_familys_measured_speed():
+    from eevflow.resources import predict_resources, train_resources
+
+    args = (1500, 1600 * 1500, [1280, 64], 20)
+    tcn, omg, mgn = (train_resources(*args, model={"type": t})["runtime"]
+                     for t in ("tcn", "omg", "mgn"))
+    assert omg > 10 * (tcn - 15) and mgn < tcn  # OMG ~11x the TCN per row, MGN-MA ~1/3
+    assert predict_resources(1500, 10**6, [1280], {"type": "omg"})["runtime"] > \
+        predict_resources(1500, 10**6, [1280], {"type": "tcn"})["runtime"]
