@@ -99,6 +99,7 @@ def long_run(tmp_path_factory):
     cfg["model_defaults"]["tcn"]["channels"] = 16
     cfg["training_defaults"]["epochs"] = 3
     cfg["variants"] = {VARIANT: {"features": ["effnet_lite0", "logmel64"]}}
+    cfg["paper_tables"] = {}  # config.yaml's name the demo's variants
     cfg["ensembles"] = {}
     cfg["validation"] = {"weights_holdout": 0}
     (work / "config.yaml").write_text(yaml.safe_dump(cfg))

@@ -135,6 +135,7 @@ def messy(tmp_path_factory):
         "audio": {"features": ["logmel64"]},
         "av": {"features": ["effnet_lite0", "logmel64"]},
     }
+    cfg["paper_tables"] = {}  # config.yaml's name the demo's variants
     cfg["ensembles"] = {"ens": {"members": {"visual": 0.8, "audio": 0.2}}}
     (work / "config.yaml").write_text(yaml.safe_dump(cfg))
     cmd = [

@@ -50,6 +50,7 @@ def tiny_config() -> dict:
     cfg["training_defaults"]["epochs"] = 5
     cfg["extractors"] = {name: cfg["extractors"][name] for name in ("effnet_lite0", "logmel64")}
     cfg["variants"] = {"tcn_pe_av": {"features": ["effnet_lite0", "logmel64"]}}
+    cfg["paper_tables"] = {}  # config.yaml's name the demo's variants
     cfg["ensembles"] = {"ens": {"members": {"tcn_pe_av": 1.0}}}
     return cfg
 

@@ -65,6 +65,7 @@ def tiny_config() -> dict:
     }
     # one of the 2 validation videos chooses the val_grid weights, the other the models
     cfg["validation"] = {"weights_holdout": 0.5}
+    cfg["paper_tables"] = {}  # config.yaml's name the demo's variants
     cfg["ensembles"] = {
         "ens": {"members": {"tcn_pe_av": 0.8, "tcn_nope_audio": 0.2}},
         "ens_grid": {
