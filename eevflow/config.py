@@ -18,6 +18,7 @@ from eevflow.models.options import OMGOptions, TrainingOptions, family_options, 
 from eevflow.options import describe_error
 from eevflow.paper_tables import check_paper_tables
 from eevflow.sweeps import point_variant, sweep_points
+from eevflow.targets import UNIT, parse_range
 
 SPLITS = ("train", "val", "test")
 
@@ -68,7 +69,7 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
         _fill_defaults(schema, config, schema)
         problems = _option_checks(config) + _cross_checks(config)
         if not problems:
-            if config["target_range"] != [0.0, 1.0]:  # only EEV's [0, 1] has "no face" rows
+            if parse_range(config["target_range"]) != UNIT:  # only EEV's [0, 1] has "no face"
                 config["scoring"]["ignore_undetected"] = False
             return config
     raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
@@ -116,10 +117,9 @@ def _cross_checks(cfg: dict) -> list[str]:
 def _target_checks(cfg: dict) -> list[str]:
     """``target_range`` is a range, and an enabled demo writes the configured targets."""
     from eevflow.demo.spec import TARGET_SETS
-    from eevflow.targets import parse_range
 
     try:
-        rng = parse_range(cfg.get("target_range", [0.0, 1.0]))
+        rng = parse_range(cfg.get("target_range", list(UNIT)))
     except ValueError as e:
         return [str(e)]
     demo = cfg.get("demo", {})
@@ -128,7 +128,7 @@ def _target_checks(cfg: dict) -> list[str]:
             return ["demo.targets: only the synthetic demo has arousal_valence"]
         return []
     kind = demo.get("targets", "eev")
-    names, want = list(TARGET_SETS[kind]), (0.0, 1.0) if kind == "eev" else (-1.0, 1.0)
+    names, want = list(TARGET_SETS[kind]), UNIT if kind == "eev" else (-1.0, 1.0)
     problems = []
     if list(cfg["targets"]) != names:
         problems.append(f"targets: the {kind} demo writes {names}, not {list(cfg['targets'])}")

@@ -45,25 +45,25 @@ def make_pred(truth: pd.DataFrame, seed: int) -> pd.DataFrame:
     return pred.sample(frac=1.0, random_state=seed)  # row order must not matter
 
 
-def hand_pearson(truth, pred, vid):
-    """Mean over targets of np.corrcoef on the detected rows of one video."""
+def _detected_rows(truth, pred, vid):
+    """One video's truth and prediction on its detected rows, in time order."""
     t = truth[truth["video_id"] == vid].sort_values("timestamp_us")
     p = pred.set_index(["video_id", "timestamp_us"]).loc[
         list(zip(t["video_id"], t["timestamp_us"]))
     ]
     ok = t[TARGETS].sum(axis=1).to_numpy() > 1e-6
-    x, y = t[TARGETS].to_numpy()[ok], p[TARGETS].to_numpy()[ok]
+    return t[TARGETS].to_numpy()[ok], p[TARGETS].to_numpy()[ok]
+
+
+def hand_pearson(truth, pred, vid):
+    """Mean over targets of np.corrcoef on the detected rows of one video."""
+    x, y = _detected_rows(truth, pred, vid)
     return float(np.mean([np.corrcoef(x[:, c], y[:, c])[0, 1] for c in range(len(TARGETS))]))
 
 
 def hand_ccc(truth, pred, vid):
     """Per-target Lin's CCC (population moments) on the detected rows of one video."""
-    t = truth[truth["video_id"] == vid].sort_values("timestamp_us")
-    p = pred.set_index(["video_id", "timestamp_us"]).loc[
-        list(zip(t["video_id"], t["timestamp_us"]))
-    ]
-    ok = t[TARGETS].sum(axis=1).to_numpy() > 1e-6
-    x, y = t[TARGETS].to_numpy()[ok], p[TARGETS].to_numpy()[ok]
+    x, y = _detected_rows(truth, pred, vid)
     cov = ((x - x.mean(0)) * (y - y.mean(0))).mean(0)
     return 2 * cov / (x.var(0) + y.var(0) + (x.mean(0) - y.mean(0)) ** 2)
 
