@@ -3,6 +3,7 @@
 # make demo-realmedia: the same workflow on the real-media demo (configs/demo_realmedia.yaml).
 # make demo-av: arousal and valence in [-1, 1] with the OMG-Emotion family (configs/demo_arousal_valence.yaml).
 # make realmedia-media: install the Debian packages whose sounds the real-media demo is made of.
+# make report-browser: install Debian's chromium, the headless browser the HTML report's test opens.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.eevflow-installed
@@ -15,7 +16,8 @@ ifeq ($(GPUS),0)
 DEMO_FLAGS ?= --resources gpu=$(shell nproc) --set-threads train=1 predict=1 select_sweep=1
 endif
 
-.PHONY: setup demo demo-realmedia demo-av realmedia-media test lint schema clean-results
+.PHONY: setup demo demo-realmedia demo-av realmedia-media report-browser test lint schema \
+	clean-results
 
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -45,6 +47,21 @@ realmedia-media:
 	else \
 		echo "the real-media demo needs the Debian packages $(REALMEDIA_DEBS):" \
 			"run \`sudo apt-get install $(REALMEDIA_DEBS)\`" >&2; \
+		exit 1; \
+	fi
+
+# tests/test_report_html.py opens `snakemake --report report.html` in headless Chromium
+# (Debian's chromium package): installed with apt-get when missing (as root), else the command to
+# run is printed.
+report-browser:
+	@if command -v chromium >/dev/null; then \
+		echo "report browser: installed ($$(command -v chromium))"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends chromium; \
+	else \
+		echo "the HTML report's test needs Debian's chromium:" \
+			"run \`sudo apt-get install chromium\`" >&2; \
 		exit 1; \
 	fi
 

@@ -16,11 +16,17 @@ if not workflow.overwrite_configfiles:
     configfile: "config.yaml"
 
 
+# `snakemake --report report.html`: the figures and pages of rules/report.smk, captions in report/
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/features.smk"
 include: "rules/model.smk"
 include: "rules/evaluate.smk"
+include: "rules/report.smk"
+include: "rules/new_videos.smk"
 
 
 rule all:

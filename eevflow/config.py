@@ -109,8 +109,45 @@ def _cross_checks(cfg: dict) -> list[str]:
         problems.append("demo.min_seconds: must not exceed demo.max_seconds")
     problems += _target_checks(cfg)
     problems += _init_from_checks(cfg)
+    problems += _pretrained_checks(cfg)
+    problems += _predict_checks(cfg)
     problems += check_paper_tables(cfg.get("paper_tables", {}),
                                    [*variants, *cfg.get("ensembles", {})])
+    return problems
+
+
+def _predict_checks(cfg: dict) -> list[str]:
+    """``predict``: the models named exist; a videos folder or files exist."""
+    pred = cfg.get("predict", {})
+    known = [*cfg["variants"], *cfg.get("ensembles", {})]
+    problems = [f"predict.models: unknown model {m!r}; allowed values: {sorted(known)}"
+                for m in pred.get("models", []) if m not in known]
+    videos = pred.get("videos")
+    for path in [videos] if isinstance(videos, str) else videos or []:
+        if not Path(path).exists():
+            problems.append(f"predict.videos: no such file or folder: {path}")
+    return problems
+
+
+def _pretrained_checks(cfg: dict) -> list[str]:
+    """``variants.<v>.pretrained``: an existing file, made absolute (a relative path is the working
+    directory's); a variant that is imported is not trained, so neither swept nor given training
+    options. The checkpoint itself is checked by its import job (eevflow.pretrained)."""
+    problems = []
+    for name, var in cfg["variants"].items():
+        path = var.get("pretrained")
+        if path is None:
+            continue
+        where = f"variants.{name}.pretrained"
+        for key in ("sweep", "training"):
+            if var.get(key):
+                problems.append(f"{where}: an imported variant is not trained: remove its {key} "
+                                f"(or pretrained)")
+        full = Path(path).expanduser().absolute()
+        if not full.is_file():
+            problems.append(f"{where}: no such checkpoint file: {path} (looked for {full})")
+        else:
+            var["pretrained"] = str(full)
     return problems
 
 

@@ -47,6 +47,7 @@ from eevflow.decoding import (
 from eevflow.audio_path import audio_decoder
 from eevflow.media_store import FILES as STORE_FILES
 from eevflow.media_store import STORES, StoredMediaError, check_store
+from eevflow.progress import progress
 
 INDEX = "index.json"
 META = "meta.json"
@@ -80,6 +81,7 @@ def decode_shard(
     store: str = "raw",
     jpeg_quality: int = 90,
     jpeg_subsampling: str = "4:2:0",
+    desc: str = "decode",
 ) -> list[DecodeInfo]:
     """Decode ``videos`` ((video ID, file) pairs, in order) at their label ``timestamps_us``
     (``frame_sampling``: which frame each row gets, eevflow.frame_sampling; ``audio_path``: how
@@ -88,7 +90,7 @@ def decode_shard(
 
     One video at a time, so memory is that of the longest video, not of the shard. A video that
     fails raises :class:`DecodeError` naming it (the download-check probe passed it, so this is
-    not an expected skip).
+    not an expected skip). ``desc``: what the progress lines (eevflow.progress) call the job.
     """
     check_store(store)
     shard_dir = Path(shard_dir)
@@ -96,8 +98,10 @@ def decode_shard(
     ids = [v for v, _ in videos]
     if len(set(ids)) != len(ids):
         raise ValueError(f"{shard_dir}: a video is listed twice")
-    infos = []
-    for video_id, path in videos:
+    infos, rows = [], 0
+    total_rows = sum(len(timestamps_us.get(v, ())) for v in ids)
+    bar = progress(videos, desc=desc, unit="videos")
+    for video_id, path in bar:
         if video_id not in timestamps_us:
             raise DecodeError(f"{video_id}: no label rows to decode at")
         files = video_files(shard_dir, video_id, store)
@@ -118,6 +122,8 @@ def decode_shard(
             info.audio_padded_samples,
         )
         infos.append(info)
+        rows += len(info.timestamps_us)
+        bar.set_postfix_str(f"rows={rows}/{total_rows}")
     sources = dict(videos)
     index = {
         "videos": [
@@ -165,6 +171,19 @@ def read_shard_index(shard_dir: str | os.PathLike) -> dict:
     if index["store"] not in STORES:
         raise ValueError(f"{path}: unknown store {index['store']!r}")
     return index
+
+
+# the settings decode_shard writes into index.json that decide what the extractors see
+DECODE_SETTINGS = ("store", "frame_size", "sample_rate", "frame_sampling", "audio_path",
+                   "backend", "chunk_frames", "jpeg_quality", "jpeg_subsampling")
+
+
+def decode_settings(shard_dir: str | os.PathLike) -> dict:
+    """How a finished shard was decoded (its index's settings, not its videos): what an extract
+    job records in its embedding shard, so that a checkpoint can say how to decode a new video
+    for the features it was trained on (eevflow.new_videos)."""
+    index = read_shard_index(shard_dir)
+    return {k: index[k] for k in DECODE_SETTINGS if k in index}
 
 
 def read_index(shard_dir: str | os.PathLike) -> list[str]:

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import torch
 
 from eevflow.models import build_model, config_from_dict
+from eevflow.progress import progress
 from eevflow.sequences import VideoSeq
 from eevflow.split_stream import open_split, return_large_buffers
 
@@ -106,13 +107,15 @@ def _video_table(v: VideoSeq, pred: np.ndarray, sch: pa.Schema) -> pa.Table:
 
 
 def write_predictions(model_path, labels_path, shards: dict[str, list], targets: list[str],
-                      out_path, threads: int = 1, device: str = "auto") -> tuple[int, dict]:
+                      out_path, threads: int = 1, device: str = "auto",
+                      desc: str = "predict") -> tuple[int, dict]:
     """Predict every label row of one split with the checkpoint at ``model_path`` (``shards``:
     extractor -> that split's shard paths) into the Parquet file ``out_path``: the rows and
     columns of :func:`predictions_frame`, in the label file's order, written video by video
     (one row group each; the file appears when complete). Memory is one video's features and
     predictions, whatever the split's size. Returns the rows written and the videos without
-    features (video id -> reason), which get no prediction."""
+    features (video id -> reason), which get no prediction. ``desc``: what the progress lines
+    (eevflow.progress) call the job."""
     from eevflow.io import atomic_path
 
     return_large_buffers()
@@ -120,10 +123,12 @@ def write_predictions(model_path, labels_path, shards: dict[str, list], targets:
     sch, n = predictions_schema(list(targets)), 0
     with atomic_path(out_path) as tmp:
         with pq.ParquetWriter(tmp, sch) as writer:
-            for v in data.videos:
+            bar = progress(data.videos, desc=desc, unit="videos")
+            for v in bar:
                 pred = predictor.predict([v])[0]
                 writer.write_table(_video_table(v, pred, sch))
                 n += len(pred)
+                bar.set_postfix(rows=n)
     return n, dict(data.skipped)
 
 

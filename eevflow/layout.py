@@ -12,12 +12,15 @@ decoded shard's folder is eevflow/decoded_shard.py's.
       decoded/{split}/shard-{shard}/                 decode (its contents: eevflow/decoded_shard.py)
       features/{extractor}/{split}/shard-{shard}.parquet   extract
       models/{variant}/model.pt, training.json       train
+                       tensorboard/                  train (TensorBoard event files)
                        train_state.pt                (while training: the resumable state)
       predictions/{model}/{split}.parquet            predict (variants), ensemble (ensembles)
                   {ensemble}/weights.json            ensemble
                   {sweep}/sweep.json                 select_sweep (points: models/{sweep}/...)
       scores/scores.csv, scores.md, unscorable.json  score
       submission/{model}.csv, {model}.fill.json      submission
+      report/pearson.png, training.png, curves/      report_figures, report_curves
+             scores.html, dataset.html, config.*      report_pages, report_config
       logs/{rule}[/{part}...][/shard-{shard}].log    every rule
       benchmarks/{rule}[/{part}...][/shard-{shard}].tsv
 
@@ -53,6 +56,10 @@ class Layout:
     def labels(self, split: str) -> str:
         return self._path("labels", f"{split}.parquet")
 
+    def label_curve(self) -> str:
+        """The training set's mean label curve (``submission.fill: mean_curve``)."""
+        return self._path("labels", "train_mean_curve.parquet")
+
     def test_truth(self) -> str:
         return self._path("labels", "test_truth.parquet")
 
@@ -87,6 +94,10 @@ class Layout:
     def history(self, variant: str) -> str:
         return self._path("models", variant, "training.json")
 
+    def tensorboard(self, variant: str) -> str:
+        """The training's TensorBoard event files (a folder: eevflow.train_events)."""
+        return self._path("models", variant, "tensorboard")
+
     def train_state(self, variant: str) -> str:
         """The resumable state of a running train job (not an output: a restarted job finds it;
         removed when training ends)."""
@@ -104,6 +115,10 @@ class Layout:
         return self._path("predictions", sweep, "sweep.json")
 
     # scores and submissions
+    def new_video(self, model: str, video: str, ext: str) -> str:
+        """A new video's predictions with one model (``predict_videos``): ``csv`` or ``png``."""
+        return self._path("new_videos", model, f"{video}.{ext}")
+
     def scores(self, ext: str) -> str:
         """``ext``: csv or md."""
         return self._path("scores", f"scores.{ext}")
@@ -116,6 +131,12 @@ class Layout:
 
     def fill_report(self, model: str) -> str:
         return self._path("submission", f"{model}.fill.json")
+
+    # the HTML report's figures and pages (rules/report.smk, `snakemake --report`)
+    def report_file(self, name: str) -> str:
+        """``report/<name>``: pearson.png, training.png, curves/ (one PNG per video),
+        scores.html, dataset.html, config.yaml, config.html."""
+        return self._path("report", name)
 
     # logs and benchmarks
     def log(self, rule: str, *parts: str, shard: str | None = None) -> str:

@@ -28,6 +28,7 @@ from eevflow.ids import InvalidVideoId, video_path
 from eevflow.media import ProbeResult, probe
 from eevflow.options import Options, option
 from eevflow.past_end import rows_past_end
+from eevflow.progress import progress
 from eevflow.shards import shard_of
 
 log = logging.getLogger(__name__)
@@ -151,17 +152,20 @@ def check_videos(
     label_times: Mapping[str, np.ndarray] | None = None,
     video_list: set[str] | None = None,
     download: DownloadOptions | None = None,
+    desc: str = "download_check",
 ) -> pd.DataFrame:
     """Probe (downloading first, if enabled and absent) each video: the manifest of a split.
 
     ``label_times`` (video -> label timestamps in µs) counts each video's label rows and those
     after its end; with ``probe.labels_past_end: exclude`` a video with any is excluded.
+    ``desc``: what the progress lines (eevflow.progress) call the job.
     """
     options = options or ProbeOptions()
     download = download or DownloadOptions()
     downloader = Downloader(videos_dir, download) if download.enabled else None
-    rows = []
-    for vid in video_ids:
+    rows, statuses = [], {}
+    bar = progress(video_ids, desc=desc, unit="videos")
+    for vid in bar:
         vid = str(vid)
         result, source = _check_one(vid, videos_dir, extensions, options, video_list, downloader)
         times = np.asarray((label_times or {}).get(vid, []), dtype=np.int64)
@@ -174,6 +178,8 @@ def check_videos(
             )
         rows.append({**asdict(result), "source": source, "rows": len(times),
                      "rows_past_end": past})
+        statuses[result.status] = statuses.get(result.status, 0) + 1
+        bar.set_postfix(statuses)
     df = pd.DataFrame(rows)
     if df.empty:
         df = pd.DataFrame(columns=manifest_columns())

@@ -1,8 +1,10 @@
 """Test predictions in the EEV submission layout, covering every row of the test CSV.
 
 Fallback (documented in the README): a test row whose video the model could not predict (the
-video was excluded by download_check: missing, corrupt, too short, ...) gets the model's mean
-prediction over the rows it did predict, per expression. Every filled row is counted, by video
+video was excluded by download_check: missing, corrupt, too short, ...) gets, with ``fill:
+mean_curve`` (the default), the training set's mean label at the row's time
+(eevflow.label_prior); with ``mean`` the model's mean prediction over the rows it did predict,
+per expression; with ``zeros`` all-zero scores. Every filled row is counted, by video
 and by the manifest's reason, in a JSON report beside the CSV. The written CSV is read back and
 checked against the test CSV (same rows, same order, finite scores) before it is put in place.
 """
@@ -16,11 +18,12 @@ import numpy as np
 import pandas as pd
 
 from eevflow.io import atomic_path, write_json
+from eevflow.label_prior import LabelCurve
 from eevflow.labels import TIMESTAMP_HEADER, LabelFileError, predictions_table, read_label_csv
 from eevflow.targets import parse_range
 
 
-FILLS = ("mean", "zeros")
+FILLS = ("mean_curve", "mean", "zeros")
 
 
 class SubmissionError(ValueError):
@@ -29,6 +32,7 @@ class SubmissionError(ValueError):
 
 @dataclass
 class FillReport:
+    fill: str = ""
     rows: int = 0
     predicted_rows: int = 0
     filled_rows: int = 0
@@ -42,12 +46,15 @@ def fill_missing(
     targets: list[str],
     reasons: dict[str, str] | None = None,
     fill: str = "mean",
+    curve: LabelCurve | None = None,
 ) -> tuple[pd.DataFrame, FillReport]:
     """One row per test row (in the test CSV's order) with the model's scores or the fallback:
-    ``fill: mean`` the model's mean prediction per expression, ``zeros`` all-zero scores (the
-    winner's code)."""
+    ``fill: mean_curve`` the training set's mean label ``curve`` at the row's time, ``mean`` the
+    model's mean prediction per expression, ``zeros`` all-zero scores (the winner's code)."""
     if fill not in FILLS:
         raise ValueError(f"unknown fill {fill!r}; allowed values: {list(FILLS)}")
+    if fill == "mean_curve" and curve is None:
+        raise ValueError("fill mean_curve needs the training set's mean label curve")
     keys = ["video_id", "timestamp_us"]
     if predictions.duplicated(keys).any():
         dup = predictions[predictions.duplicated(keys)].iloc[0]
@@ -56,13 +63,17 @@ def fill_missing(
         )
     out = test_rows[keys].merge(predictions[keys + targets], on=keys, how="left", validate="1:1")
     missing = out[targets[0]].isna().to_numpy()
-    report = FillReport(rows=len(out), predicted_rows=int((~missing).sum()))
-    if missing.any():
+    report = FillReport(fill=fill, rows=len(out), predicted_rows=int((~missing).sum()))
+    if missing.any() and fill == "mean_curve":
+        out.loc[missing, targets] = curve.at(out.loc[missing, "timestamp_us"].to_numpy())
+        values = out.loc[missing, targets].mean()  # reported: the filled rows' mean
+    elif missing.any():
         if fill == "mean" and (~missing).any():
             values = out.loc[~missing, targets].mean()
         else:  # zeros, or nothing predicted at all: zero scores, and the report says so
             values = pd.Series(0.0, index=targets)
         out.loc[missing, targets] = values.to_numpy()
+    if missing.any():
         report.filled_rows = int(missing.sum())
         reasons = reasons or {}
         report.filled_videos = {

@@ -13,6 +13,7 @@ import pandas as pd
 import torch
 
 import eevflow
+from eevflow import feature_inputs
 from eevflow.io import atomic_path, inputs_key, write_json
 from eevflow.models import model_config
 from eevflow.models.options import model_type
@@ -80,6 +81,7 @@ def train_variant(
     code: Any = None,
     threads: int = 1,
     init_models: Mapping[str, str] | None = None,
+    tensorboard_dir: str | None = None,
 ) -> dict:
     """Train ``variant`` on ``labels["train"]`` / ``shards["train"]`` (extractor -> shard
     paths), select on ``labels["val"]`` less the ``validation.weights_holdout`` videos, and write
@@ -87,6 +89,7 @@ def train_variant(
     the state file is made of (the job's input files by default: labels, shards, manifests).
     ``target_range``: the config's (the output activation of the families that have one).
     ``init_models``: omg ``model.init_from``, branch -> the checkpoint its weights start from.
+    ``tensorboard_dir``: TensorBoard events of the training there (Trainer.fit), None: none.
     Returns the history written."""
     return_large_buffers()
     feats = settings["features"]
@@ -124,7 +127,8 @@ def train_variant(
                                         "scoring": dict(scoring), "code": code,
                                         "weights_holdout": weights_holdout_fraction})
     result = trainer.fit(train.videos, val.videos, state_path=state_path, resume_key=key,
-                         blocks=[dim for _, dim in train.blocks])
+                         blocks=[dim for _, dim in train.blocks], tensorboard_dir=tensorboard_dir,
+                         tensorboard_text={"variant": variant, "settings": settings})
     init_report = {} if init is None else {"init_from": init_stats(trainer, *init)}
     ckpt = trainer.checkpoint(
         variant=variant,
@@ -135,6 +139,8 @@ def train_variant(
         n_train_videos=len(train.videos),
         n_val_videos=len(val.videos),
         eevflow_version=eevflow.__version__,
+        # how each feature was made (extractor options, decode settings): eevflow.new_videos
+        inputs=feature_inputs.from_shards({f: list(shards["train"][f]) for f in feats}),
         **init_report,
     )
     with atomic_path(model_path) as tmp:

@@ -35,7 +35,9 @@ from eevflow.inference import pick_device, predict_videos, video_tensors
 from eevflow.losses import check_loss, video_loss
 from eevflow.models import build_model, family_module
 from eevflow.models.options import TrainingOptions
+from eevflow.progress import progress
 from eevflow.sequences import VideoSeq, dropped_rows, feature_stats, shuffled_labels
+from eevflow.train_events import open_events
 
 log = logging.getLogger(__name__)
 
@@ -159,11 +161,15 @@ class Trainer:
 
     def fit(self, train: Sequence[VideoSeq], val: Sequence[VideoSeq], state_path: str | None = None,
             resume_key: str = "", on_epoch_end: Callable[[int], None] | None = None,
-            blocks: list[int] | None = None) -> dict:
+            blocks: list[int] | None = None, tensorboard_dir: str | None = None,
+            tensorboard_text: dict | None = None) -> dict:
         """Train; with ``state_path``, resume from it when its ``resume_key`` matches and write it
         after every epoch (removed once training ends). ``on_epoch_end(epoch)`` runs after the
         state is written. ``blocks``: the size of each extractor's block of the features, in
-        order (needed by ``balance_extractors``)."""
+        order (needed by ``balance_extractors``). ``tensorboard_dir``: write TensorBoard events
+        there (eevflow.train_events: each epoch's scalars, the model and training settings and
+        ``tensorboard_text``'s tags as text); None: no events. One progress line
+        (eevflow.progress) every few seconds, counting epochs."""
         cfg = self.cfg
         if not train:
             raise ValueError("no training videos with both labels and features")
@@ -178,7 +184,12 @@ class Trainer:
         if closed_form is not None:  # e.g. the linear family's ridge: no epochs, nothing to resume
             if state_path and os.path.exists(state_path):
                 os.remove(state_path)  # left by an earlier run of another family
-            return closed_form(self, train, val)
+            result = closed_form(self, train, val)
+            events = open_events(tensorboard_dir, self._event_text(tensorboard_text),
+                                 result["history"])
+            if events is not None:
+                events.close()
+            return result
         opt = self._optimizer()
         order_rng = np.random.default_rng(cfg.seed)
         drop_rng = np.random.default_rng([cfg.seed, 1])  # row dropout: its own stream
@@ -199,6 +210,9 @@ class Trainer:
                 log.info("resuming after epoch %d from %s", start - 1, state_path)
             else:
                 log.info("ignoring %s: it belongs to other inputs or settings", state_path)
+        events = open_events(tensorboard_dir, self._event_text(tensorboard_text),
+                             state["history"])
+        bar = progress(desc="train", unit="epochs", total=cfg.epochs, initial=start)
         for epoch in range(start, cfg.epochs):
             t0 = time.perf_counter()
             averaging = swa is not None and epoch >= cfg.swa_start
@@ -216,6 +230,10 @@ class Trainer:
             rec["seconds"] = time.perf_counter() - t0
             state["history"].append(rec)
             log.info("epoch %d: %s", epoch, rec)
+            if events is not None:
+                events.record(rec, epoch)
+            bar.set_postfix(loss=rec["train_loss"], val_m_rho=rec["val_m_rho"])
+            bar.update()
             take_best = cfg.selection == "best_val" and val and rec["val_m_rho"] > state["best"][
                 "val_m_rho"]
             if take_best or cfg.selection == "last" or (cfg.selection == "best_val" and not val):
@@ -234,6 +252,9 @@ class Trainer:
                 on_epoch_end(epoch)
             if stop:
                 break
+        bar.close()
+        if events is not None:
+            events.close()
         if cfg.selection == "swa":
             self.model.load_state_dict(swa.module.state_dict())
             state["best"] = {"epoch": "swa", "val_m_rho": self.validate(val) if val else np.nan,
@@ -246,6 +267,11 @@ class Trainer:
         if "stopped_early" in state:
             out["stopped_early_after_epoch"] = state["stopped_early"]
         return out
+
+    def _event_text(self, extra: dict | None) -> dict:
+        """The text tags of the TensorBoard events: the caller's, then the settings trained."""
+        return {**(extra or {}), "model_config": self.model_cfg.to_dict(),
+                "train_config": asdict(self.cfg)}
 
     # ------------------------------------------------------------------ resumable state
 

@@ -9,6 +9,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(workflow.main_snakefile)))
 
 import numpy as np
 import pandas as pd
+import yaml
+from snakemake.exceptions import WorkflowError
 
 from eevflow import config as eevconfig
 from eevflow import resources as jobsize
@@ -17,7 +19,7 @@ from eevflow.decoded_shard import decoded_rows
 from eevflow.features.options import backend_options
 from eevflow.models.options import family_options, model_type
 from eevflow.fingerprint import code_fingerprint
-from eevflow.ids import InvalidVideoId
+from eevflow.ids import InvalidVideoId, validate_local_id
 from eevflow.ids import video_path as safe_video_path
 from eevflow.labels import read_video_ids
 from eevflow.layout import Layout
@@ -85,7 +87,13 @@ CODE = {
     "ensemble": ("eevflow.ensemble", "eevflow.report", "eevflow.past_end"),
     "score": ("eevflow.report", "eevflow.past_end"),
     "submission": ("eevflow.submission",),
+    "label_curve": ("eevflow.label_prior",),
     "select_sweep": ("eevflow.sweeps", "eevflow.inference"),
+    # the HTML report's figures and pages (rules/report.smk)
+    "report_figures": ("eevflow.plots",),
+    "report_curves": ("eevflow.plots", "eevflow.decoded_shard"),
+    "report_pages": ("eevflow.report_pages",),
+    "predict_video": ("eevflow.new_videos", "eevflow.plots"),
 }
 
 
@@ -339,7 +347,33 @@ def all_targets():
         L.scores("md"),
         L.dataset_report("md"),
         *expand(L.submission("{model}"), model=all_models()),
+        # the HTML report's (rules/report.smk): `snakemake --report` follows them
+        *[L.report_file(f) for f in ("pearson.png", "training.png", "curves")],
+        *[L.report_file(f) for f in ("scores.html", "dataset.html", "config.yaml")],
+        L.report_file("config.html"),
     ]
+
+
+# The HTML report's (rules/report.smk) ---------------------------------------------------------
+# the split the curves show: test when its truth is given (the score table ranks models on it)
+CURVE_SPLIT = "test" if HAS_TEST_TRUTH else "val"
+CONFIG_YAML = yaml.safe_dump(config, sort_keys=True)
+
+
+def curve_inputs(wildcards):
+    """``pred__<model>``: every scored model's predictions of the split (the best one is known
+    once scored), ``truth`` and, for the thumbnails, the split's decoded shards."""
+    truth = L.test_truth() if HAS_TEST_TRUTH else L.labels("val")
+    decoded = (
+        {"decoded": [L.decoded(CURVE_SPLIT, s) for s in SHARDS]}
+        if config["report"]["thumbnails"]
+        else {}
+    )
+    return {
+        **{f"pred__{m}": L.predictions(m, CURVE_SPLIT) for m in all_models()},
+        "truth": truth,
+        **decoded,
+    }
 
 
 # Resources from the size of each job (eevflow/resources.py; figures in BENCHMARKS.md). Decode
@@ -447,3 +481,135 @@ def predict_resource(key, sweep=False):
         return max(a[key] for a in asks)
 
     return get
+
+
+# ---- reusing checkpoints and features (README: "Reusing checkpoints and features") ----
+# pretrained: PATH variants: their model file is imported (rule import_pretrained), never trained
+PRETRAINED = [v for v in PLAIN if config["variants"][v].get("pretrained")]
+TRAINED = [v for v in VARIANTS if v not in PRETRAINED]
+
+
+def pretrained_code(wildcards):
+    """import_pretrained: its module and the variant's model family's (it builds the model)."""
+    family = model_type(TRAINABLE[wildcards.variant].get("model"))
+    return code_fingerprint("eevflow.pretrained", family_options(family).module)
+
+
+def variant_extractors(wildcards):
+    """extractor -> [dim, modality] of the variant's features (what a checkpoint must fit)."""
+    return {
+        f: [
+            jobsize.extractor_dim(config["extractors"][f]),
+            config["extractors"][f]["modality"],
+        ]
+        for f in TRAINABLE[wildcards.variant]["features"]
+    }
+
+
+def extract_inputs(wildcards):
+    """The extract job's inputs. ``decoded``: the decoded shard, and ``videos``: the shard's
+    videos when decode.store is none. A precomputed extractor (eevflow.features.precomputed)
+    decodes nothing: ``decoded`` is the shard's download-check manifest (its label-file videos,
+    whatever their media's status), ``labels`` the split's label rows and ``videos`` the
+    feature files of the shard's videos that exist (a changed file re-extracts the shard).
+    """
+    opts = config["extractors"][wildcards.extractor]
+    cls = backend_options(opts["backend"])
+    if cls.reads_media:
+        return {
+            "decoded": decoded_shard(wildcards.split, wildcards.shard),
+            "videos": extract_videos(wildcards),
+        }
+    parsed = cls.from_dict(opts)
+    files = []
+    for v in listed_shard_ids(wildcards.split, wildcards.shard):
+        try:
+            path = parsed.file_for(v)
+        except InvalidVideoId:
+            continue  # the job records it as skipped
+        if os.path.isfile(path):
+            files.append(path)
+    return {
+        "decoded": L.manifest_shard(wildcards.split, wildcards.shard),
+        "labels": L.labels(wildcards.split),
+        "videos": files,
+    }
+
+
+# New videos without labels (config `predict:`, rules/new_videos.smk).
+
+
+def new_video_id(path):
+    """A new video's ID: its file name without the suffix (eevflow.new_videos.video_id_of)."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    try:
+        return validate_local_id(stem)
+    except InvalidVideoId as exc:
+        raise ValueError(f"predict.videos: {path}: {exc}") from exc
+
+
+def new_videos():
+    """Video ID -> file of ``predict.videos`` (a folder's files with a data.video_extensions
+    suffix, sorted, or the files listed); two files with one ID are an error."""
+    videos = config["predict"]["videos"]
+    if videos is None:
+        return {}
+    exts = [e.lower() for e in config["data"]["video_extensions"]]
+    if isinstance(videos, str) and os.path.isdir(videos):
+        files = sorted(
+            os.path.join(videos, f)
+            for f in os.listdir(videos)
+            if os.path.splitext(f)[1].lower() in exts
+            and os.path.isfile(os.path.join(videos, f))
+        )
+    else:
+        files = [videos] if isinstance(videos, str) else list(videos)
+    out = {}
+    for f in files:
+        vid = new_video_id(f)
+        if vid in out:
+            raise ValueError(
+                f"predict.videos: {f} and {out[vid]} have the same ID {vid}"
+            )
+        out[vid] = f
+    return out
+
+
+NEW_VIDEOS = new_videos()
+PREDICT_MODELS = config["predict"]["models"] or all_models()
+
+
+def model_file(model):
+    """The file that names a model (eevflow.new_videos.model_files)."""
+    if model in ENSEMBLES:
+        return L.weights(model)
+    if model in SWEPT:
+        return L.sweep_table(model)
+    return L.model(model)
+
+
+def model_inputs(wildcards):
+    """The model's file and every model file it leads to (an ensemble's members, a sweep's
+    points), so that retraining any of them predicts the video again."""
+    files = []
+    for m in [
+        wildcards.model,
+        *config["ensembles"].get(wildcards.model, {}).get("members", {}),
+    ]:
+        files.append(model_file(m))
+        files += [L.model(p) for p in SWEEPS.get(m, {})]
+    return sorted(set(files))
+
+
+def predict_videos_inputs(wildcards):
+    if not NEW_VIDEOS:
+        raise WorkflowError(
+            "predict_videos: no videos to predict: set predict.videos, e.g. "
+            "snakemake predict_videos --config 'predict={videos: path/to/folder}'"
+        )
+    return expand(
+        L.new_video("{model}", "{video}", "{ext}"),
+        model=PREDICT_MODELS,
+        video=list(NEW_VIDEOS),
+        ext=["csv", "png"],
+    )

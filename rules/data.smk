@@ -154,7 +154,11 @@ rule dataset_report:
         video_list=VIDEO_LIST or [],
     output:
         json=L.dataset_report("json"),
-        md=L.dataset_report("md"),
+        md=report(
+            L.dataset_report("md"),
+            caption="../report/dataset.rst",
+            category="4. Data",
+        ),
     log:
         L.log("dataset_report"),
     conda:

@@ -33,7 +33,12 @@ rule score:
         unpack(score_inputs),
         histories=expand(L.history("{variant}"), variant=PLAIN),
     output:
-        csv=L.scores("csv"),
+        csv=report(
+            L.scores("csv"),
+            caption="../report/scores_csv.rst",
+            category="1. Scores",
+            subcategory="Tables",
+        ),
         md=L.scores("md"),
         unscorable=L.unscorable(),
     log:
@@ -61,11 +66,33 @@ rule score:
         "../workflow_scripts/score.py"
 
 
+# submission.fill: mean_curve: the training set's mean label at each 6 Hz row (eevflow.label_prior)
+rule label_curve:
+    input:
+        L.labels("train"),
+    output:
+        L.label_curve(),
+    log:
+        L.log("label_curve"),
+    conda:
+        ENV
+    resources:
+        mem_mb=retried(4000),
+        runtime=retried(20),
+    params:
+        code=code("label_curve"),
+        targets=config["targets"],
+        min_videos=config["submission"]["curve_min_videos"],
+    script:
+        "../workflow_scripts/label_curve.py"
+
+
 rule submission:
     input:
         predictions=L.predictions("{model}", "test"),
         test=config["data"]["labels"]["test"],
         manifest=L.manifest("test"),
+        curve=(L.label_curve() if config["submission"]["fill"] == "mean_curve" else []),
     output:
         csv=L.submission("{model}"),
         report=L.fill_report("{model}"),

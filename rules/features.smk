@@ -3,8 +3,7 @@
 
 rule extract:
     input:
-        decoded=lambda wc: decoded_shard(wc.split, wc.shard),
-        videos=extract_videos,
+        unpack(extract_inputs),
     output:
         L.features("{extractor}", "{split}", "{shard}"),
     log:

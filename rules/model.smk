@@ -11,10 +11,14 @@ rule train:
     output:
         model=L.model("{variant}"),
         history=L.history("{variant}"),
+        tensorboard=directory(L.tensorboard("{variant}")),
     log:
         L.log("train", "{variant}"),
     benchmark:
         L.benchmark("train", "{variant}")
+    # never a pretrained: variant (rule import_pretrained makes its model file)
+    wildcard_constraints:
+        variant="|".join(map(re.escape, TRAINED)) or "(?!)",
     conda:
         ENV
     threads: 2
@@ -33,6 +37,35 @@ rule train:
         state=lambda wc: L.train_state(wc.variant),
     script:
         "../workflow_scripts/train.py"
+
+
+# pretrained: PATH: the checkpoint, checked against the variant and the config, as the variant's
+# model file, with a history saying it was imported (eevflow/pretrained.py); the file is the
+# input, so a changed checkpoint is imported and predicted again.
+rule import_pretrained:
+    input:
+        checkpoint=lambda wc: config["variants"][wc.variant]["pretrained"],
+    output:
+        model=L.model("{variant}"),
+        history=L.history("{variant}"),
+    log:
+        L.log("import_pretrained", "{variant}"),
+    wildcard_constraints:
+        variant="|".join(map(re.escape, PRETRAINED)) or "(?!)",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=retried(4000),
+        runtime=retried(15),
+    params:
+        code=pretrained_code,
+        settings=variant_settings,
+        extractors=variant_extractors,
+        targets=config["targets"],
+        target_range=config["target_range"],
+    script:
+        "../workflow_scripts/import_pretrained.py"
 
 
 rule predict:

@@ -98,5 +98,43 @@ def test_fill_zeros_is_the_winners_fallback():
     filled = out[out["video_id"] == "gone"]
     assert report.filled_rows == len(filled) == 2 and (filled[T] == 0.0).all().all()
     assert report.fill_values == {t: 0.0 for t in T}
-    with pytest.raises(ValueError, match=r"unknown fill 'median'; allowed values: \['mean', 'zeros'\]"):
+    with pytest.raises(ValueError, match=r"unknown fill 'median'; allowed values: \['mean_curve', 'mean', 'zeros'\]"):
         fill_missing(_test_rows(), _pred(), T, fill="median")
+
+
+def test_fill_mean_curve_gives_the_training_curve_at_each_rows_time(tmp_path):
+    from eevflow.label_prior import mean_label_curve, read_curve, write_curve
+
+    train = pd.DataFrame({
+        "video_id": ["x"] * 3 + ["y"] * 2 + ["z", "w"],
+        "timestamp_us": [0, 166667, 333333, 0, 166667, 0, 0],
+        "amusement": [0.2, 0.4, 0.9, 0.4, 0.6, 0.3, 0.3], "anger": [0.1, 0.1, 0.1, 0.3, 0.3,
+                                                                    0.2, 0.2],
+        "detected": [True] * 7,
+    })
+    curve = mean_label_curve(train, T, min_videos=2)
+    # row 2 has one video (< 2): past the last supported row the value is held
+    assert np.allclose(curve.values, [[0.3, 0.2], [0.5, 0.2]])
+    write_curve(curve, T, tmp_path / "c.parquet")
+    back = read_curve(tmp_path / "c.parquet", T)
+    out, report = fill_missing(_test_rows(), _pred(), T, fill="mean_curve", curve=back)
+    gone = out[out["video_id"] == "gone"]
+    assert np.allclose(gone[T].to_numpy(), [[0.3, 0.2], [0.5, 0.2]])
+    assert report.fill == "mean_curve" and report.filled_rows == 2
+    assert gone["amusement"].std() > 0  # not a constant: a per-video Pearson r exists
+    with pytest.raises(ValueError, match="needs the training set's mean label curve"):
+        fill_missing(_test_rows(), _pred(), T, fill="mean_curve")
+
+
+def test_mean_curve_skips_undetected_rows_and_holds_past_its_end():
+    from eevflow.label_prior import mean_label_curve
+
+    train = pd.DataFrame({
+        "video_id": ["x", "x", "y", "y"], "timestamp_us": [0, 166667, 0, 166667],
+        "amusement": [0.2, 0.0, 0.6, 0.8], "anger": [0.2, 0.0, 0.2, 0.4],
+        "detected": [True, False, True, True],
+    })
+    curve = mean_label_curve(train, T, min_videos=1)
+    assert np.allclose(curve.values, [[0.4, 0.2], [0.8, 0.4]])  # x's undetected row left out
+    assert np.allclose(curve.at(np.array([0, 166667, 10_000_000])), [[0.4, 0.2], [0.8, 0.4],
+                                                                     [0.8, 0.4]])

@@ -418,3 +418,91 @@ def test_gradient_clipping_bounds_the_norm_of_every_step(monkeypatch):
     monkeypatch.setattr(trainer, "step", spy)
     trainer.fit(_videos(), _videos(2, seed=1))
     assert norms and max(norms) <= 1e-3 * (1 + 1e-4)
+
+
+# ---------------------------------------------------------------------------- TensorBoard events
+
+
+def _events(folder):
+    """tag -> [(step, value)] of the scalars, and the text tags, of a TensorBoard folder."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(folder), size_guidance={"scalars": 0, "tensors": 0})
+    acc.Reload()
+    scalars = {t: [(e.step, e.value) for e in acc.Scalars(t)] for t in acc.Tags()["scalars"]}
+    return scalars, set(acc.Tags()["tensors"])
+
+
+def _expected_events(history):
+    keys = {"train/loss": "train_loss", "val/m_rho": "val_m_rho", "train/lr": "lr"}
+    return {tag: [(r["epoch"], np.float32(r[k])) for r in history] for tag, k in keys.items()}
+
+
+def test_training_writes_one_event_per_epoch_and_scalar_and_stays_bit_identical(tmp_path):
+    train, val = _videos(), _videos(2, seed=1)
+    plain = Trainer(_mc(), _tc(epochs=4))
+    plain.fit(train, val)
+    logged = Trainer(_mc(), _tc(epochs=4))
+    res = logged.fit(train, val, tensorboard_dir=str(tmp_path / "tb"),
+                     tensorboard_text={"variant": "v1", "settings": {"features": ["a"]}})
+    for k, v in plain.model.state_dict().items():  # writing events touches no random generator
+        assert torch.equal(v, logged.model.state_dict()[k]), k
+    scalars, texts = _events(tmp_path / "tb")
+    assert scalars == _expected_events(res["history"])
+    assert [s for s, _ in scalars["val/m_rho"]] == [0, 1, 2, 3]
+    assert {"variant/text_summary", "settings/text_summary", "model_config/text_summary",
+            "train_config/text_summary"} <= texts
+
+
+@pytest.mark.parametrize("folder_removed", [False, True])
+def test_a_resumed_training_keeps_one_event_per_epoch(tmp_path, folder_removed):
+    """Killed after epoch 2 (its events of epochs 0-2 written), resumed: the folder holds each
+    epoch once, the full run's values; also when the folder was removed (as Snakemake removes an
+    incomplete output)."""
+    import shutil
+
+    train, val = _videos(), _videos(2, seed=1)
+    full_res = Trainer(_mc(), _tc(epochs=5, lr_milestones=[2], lr_gamma=0.5)).fit(train, val)
+    state, tb = tmp_path / "state.pt", tmp_path / "tb"
+
+    def kill(epoch):
+        if epoch == 2:
+            raise _Killed
+
+    with pytest.raises(_Killed):
+        Trainer(_mc(), _tc(epochs=5, lr_milestones=[2], lr_gamma=0.5)).fit(
+            train, val, state_path=str(state), resume_key="k", on_epoch_end=kill,
+            tensorboard_dir=str(tb))
+    assert [s for s, _ in _events(tb)[0]["train/loss"]] == [0, 1, 2]
+    if folder_removed:
+        shutil.rmtree(tb)
+    res = Trainer(_mc(), _tc(epochs=5, lr_milestones=[2], lr_gamma=0.5)).fit(
+        train, val, state_path=str(state), resume_key="k", tensorboard_dir=str(tb))
+    assert len(list(tb.glob("events.out.tfevents.*"))) == 1
+    scalars, _ = _events(tb)
+    assert scalars == _expected_events(res["history"]) == _expected_events(full_res["history"])
+    assert [v for _, v in scalars["train/lr"]] == list(np.float32([0.01, 0.01, 0.005, 0.005,
+                                                                    0.005]))
+
+
+def test_the_closed_form_family_writes_its_validation_scores(tmp_path):
+    from eevflow.models.linear import LinearConfig
+
+    trainer = Trainer(LinearConfig(input_dim=5, n_targets=3, alphas=[0.1, 1.0]),
+                      TrainConfig(device="cpu"))
+    res = trainer.fit(_videos(), _videos(2, seed=1), tensorboard_dir=str(tmp_path / "tb"))
+    scalars, _ = _events(tmp_path / "tb")
+    assert scalars == {"val/m_rho": [(i, np.float32(r["val_m_rho"]))
+                                     for i, r in enumerate(res["history"])]}
+    assert len(scalars["val/m_rho"]) == 2
+
+
+def test_training_logs_a_progress_line_per_epoch_with_loss_and_val_m_rho(caplog, monkeypatch):
+    monkeypatch.setenv("EEVFLOW_PROGRESS_S", "0")
+    with caplog.at_level("INFO", logger="eevflow.progress"):
+        res = Trainer(_mc(), _tc(epochs=3)).fit(_videos(), _videos(2, seed=1))
+    lines = [r.getMessage() for r in caplog.records if r.name == "eevflow.progress"]
+    last = res["history"][-1]
+    assert lines[0].startswith("train: 0/3 epochs [")
+    assert lines[-1].startswith("train: 3/3 epochs [")
+    assert lines[-1].endswith(f"loss={last['train_loss']:.3g}, val_m_rho={last['val_m_rho']:.3g}]")

@@ -28,6 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 pytestmark = pytest.mark.integration
+# the HTML report's figures and pages (rules/report.smk): redrawn whenever the score reruns
+REPORT_JOBS = {"report_figures": 1, "report_curves": 1, "report_pages": 1}
 
 
 def tiny_config() -> dict:
@@ -275,7 +277,8 @@ def test_adding_an_extractor_and_a_variant_schedules_only_new_work(run):
     planned = _planned(workdir, cfg)
     # new extraction (3 splits x 2 shards), training and prediction, plus the aggregates
     assert planned == {
-        "extract": 6, "train": 1, "predict": 2, "submission": 1, "score": 1, "all": 1,
+        "extract": 6, "train": 1, "predict": 2, "submission": 1, "score": 1,
+        **REPORT_JOBS, "all": 1,
     }, planned
 
 
@@ -294,7 +297,8 @@ def test_adding_variants_of_other_families_and_a_mixed_ensemble_schedules_only_t
                                  "select_weights": "val_grid", "grid_step": 0.25}
     planned = _planned(workdir, cfg)
     assert planned == {
-        "train": 3, "predict": 6, "ensemble": 1, "submission": 4, "score": 1, "all": 1,
+        "train": 3, "predict": 6, "ensemble": 1, "submission": 4, "score": 1,
+        **REPORT_JOBS, "all": 1,
     }, planned
 
 
@@ -335,7 +339,7 @@ def test_adding_a_point_to_a_finished_sweep_trains_one_model(run):
     # the new point's training, the sweep's choice (which predicts the kept point), its
     # submission, the score
     assert planned == {
-        "train": 1, "select_sweep": 1, "submission": 1, "score": 1, "all": 1,
+        "train": 1, "select_sweep": 1, "submission": 1, "score": 1, **REPORT_JOBS, "all": 1,
     }, planned
 
 
@@ -346,7 +350,8 @@ def test_editing_one_variant_reruns_only_that_variant(run):
     planned = _planned(workdir, cfg)
     # its training and predictions, the two ensembles it is in, their submissions, the score
     assert planned == {
-        "train": 1, "predict": 2, "ensemble": 2, "submission": 3, "score": 1, "all": 1,
+        "train": 1, "predict": 2, "ensemble": 2, "submission": 3, "score": 1,
+        **REPORT_JOBS, "all": 1,
     }, planned
     assert _planned(workdir, run[1]) == {}  # the original config: still nothing to do
 
@@ -424,8 +429,9 @@ def test_a_killed_training_job_resumes_and_ends_with_the_uninterrupted_weights(r
     assert not model.exists()
     assert not (model.parent / "training.json").exists()
     leftovers = [p.name for p in model.parent.iterdir()]
-    assert all(n.startswith(".") or n in ("train_state.pt", "train_state.pt.tmp")
-               for n in leftovers), leftovers  # hidden temp files and the resumable state
+    assert all(n.startswith(".") or n in ("train_state.pt", "train_state.pt.tmp", "tensorboard")
+               for n in leftovers), leftovers  # hidden temp files, the resumable state, the
+    # events so far (an incomplete output: Snakemake removes it before the job runs again)
     # the killed run left its lock (as after a power loss): --unlock, then --rerun-incomplete
     assert snakemake(workdir, "--unlock").returncode == 0
     proc = snakemake(workdir, "--rerun-incomplete", target)
@@ -438,6 +444,7 @@ def test_a_killed_training_job_resumes_and_ends_with_the_uninterrupted_weights(r
     for k, v in ref["model_state"].items():
         assert torch.equal(v, ckpt["model_state"][k]), k
     assert json.loads((model.parent / "training.json").read_text())["variant"] == "slow"
+    assert _event_steps(model.parent / "tensorboard") == list(range(150))  # each epoch once
     assert _planned(workdir, cfg).get("train", 0) == 0
 
 
@@ -482,7 +489,7 @@ def test_editing_the_tcn_reruns_training_prediction_and_aggregates_only(run, cod
         # (its family module did not change)
         assert planned == {
             "train": 7, "predict": 10, "select_sweep": 1, "ensemble": 2, "submission": 8,
-            "score": 1, "all": 1,
+            "score": 1, **REPORT_JOBS, "all": 1,
         }, planned
     finally:
         tcn.write_text(original)
@@ -499,7 +506,7 @@ def test_editing_the_logmel_backend_reruns_its_extractors_and_what_reads_them(ru
         # shards; every variant reads one of them; effnet_lite0's extraction does not rerun
         assert planned == {
             "extract": 12, "train": 8, "predict": 12, "select_sweep": 1, "ensemble": 2,
-            "submission": 9, "score": 1, "all": 1,
+            "submission": 9, "score": 1, **REPORT_JOBS, "all": 1,
         }, planned
     finally:
         logmel.write_text(original)
@@ -516,3 +523,49 @@ def test_editing_an_unrelated_module_or_a_docstring_reruns_nothing(run, code_cop
     finally:
         for p, t in originals.items():
             p.write_text(t)
+
+
+# --- progress lines and TensorBoard events (eevflow/progress.py, eevflow/train_events.py) ------
+
+
+def _event_steps(folder: Path) -> list[int]:
+    """The steps of a TensorBoard folder's val/m_rho scalar."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    acc.Reload()
+    return [e.step for e in acc.Scalars("val/m_rho")]
+
+
+def test_every_long_job_logs_progress_lines_and_training_leaves_events(run):
+    """Whole lines (no carriage return) of tqdm's meter in each long job's log, ending with its
+    final count; each trained model has one TensorBoard value per epoch beside it."""
+    workdir, _ = run
+    res = workdir / "results"
+    for rule, unit in (("download_check", "videos"), ("decode", "videos"), ("extract", "rows"),
+                       ("train", "epochs"), ("predict", "videos")):
+        logs = sorted((res / "logs" / rule).rglob("*.log"))
+        assert logs, rule
+        for log in logs:
+            text = log.read_text()
+            assert "\r" not in text, log
+            lines = re.findall(rf"eevflow.progress: .+?: (\d+)/(\d+) {unit} "
+                               rf"\[\d\d:\d\d<[\d:?]+, [\d.?]+ {unit}/s.*\]$", text, re.M)
+            if rule == "train" and "linear_av" in str(log):
+                assert not lines  # a closed-form fit: no epochs
+                continue
+            assert lines, (log, text[-2000:])
+            done, total = map(int, lines[-1])
+            assert len(lines) >= 2 or total == 0, log  # the start and the final line
+            if rule == "train":
+                variant = log.relative_to(res / "logs" / "train").with_suffix("")
+                history = json.loads((res / "models" / variant / "training.json").read_text())
+                assert done == len(history["history"]), log  # an early stop ends before total
+            else:
+                assert done == total, log
+    histories = sorted((res / "models").rglob("training.json"))
+    assert len(histories) >= 8
+    for path in histories:
+        history = json.loads(path.read_text())["history"]
+        assert _event_steps(path.parent / "tensorboard") == [
+            r["epoch"] if isinstance(r.get("epoch"), int) else i for i, r in enumerate(history)]

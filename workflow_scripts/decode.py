@@ -29,6 +29,7 @@ def main(sm):
         chunk_frames=d["chunk_frames"], backend=d["backend"], threads=sm.threads,
         frame_sampling=d["frame_sampling"], audio_path=d["audio_path"], store=d["store"],
         jpeg_quality=d["jpeg_quality"], jpeg_subsampling=d["jpeg_subsampling"],
+        desc=f"decode split {sm.wildcards.split} shard {sm.wildcards.shard}",
     )
     rows = sum(len(i.timestamps_us) for i in infos)
     logging.info(

@@ -27,6 +27,7 @@ def main(sm):
         label_times=times,
         video_list=listed,
         download=DownloadOptions.from_config(sm.params.download),
+        desc=f"download_check split {sm.wildcards.split} shard {sm.wildcards.shard}",
     )
     for status, n in df["status"].value_counts().items():
         logging.info("%s: %d videos", status, n)

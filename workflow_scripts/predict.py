@@ -11,7 +11,9 @@ from eevflow.runtime import run_script
 def main(sm):
     shards = {f: list(sm.input[f"shards__{f}"]) for f in sm.params.features}
     n, skipped = write_predictions(sm.input.model, sm.input.labels, shards,
-                                   list(sm.params.targets), sm.output[0], threads=sm.threads)
+                                   list(sm.params.targets), sm.output[0], threads=sm.threads,
+                                   desc=f"predict {sm.wildcards.variant} split "
+                                        f"{sm.wildcards.pred_split}")
     logging.info("%d rows predicted, %d videos without features", n, len(skipped))
     for vid, why in skipped.items():
         logging.warning("no prediction for %s: %s", vid, why)

@@ -25,7 +25,8 @@ def main(sm):
         shards = {f: list(sm.input[f"{split}__{f}"]) for f in sm.params.features}
         n, skipped = write_predictions(sm.input[f"model__{chosen}"], sm.input[f"labels__{split}"],
                                        shards, list(sm.params.targets), sm.output[split],
-                                       threads=sm.threads)
+                                       threads=sm.threads,
+                                       desc=f"predict {table['chosen']} split {split}")
         logging.info("%s: %d rows predicted, %d videos without features", split, n, len(skipped))
         for vid, why in skipped.items():
             logging.warning("%s: no prediction for %s: %s", split, vid, why)

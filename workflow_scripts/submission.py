@@ -6,9 +6,16 @@ import logging
 
 import pandas as pd
 
+from eevflow.label_prior import read_curve
 from eevflow.labels import read_labels
 from eevflow.runtime import run_script
 from eevflow.submission import fill_missing, write_submission
+
+FILL_WORDS = {
+    "mean_curve": "the training set's mean label curve at each row's time",
+    "mean": "the model's mean prediction per expression",
+    "zeros": "zeros",
+}
 
 
 def main(sm):
@@ -19,12 +26,13 @@ def main(sm):
     manifest = pd.read_parquet(sm.input.manifest, columns=["video_id", "status", "reason"])
     reasons = {r.video_id: f"{r.status}: {r.reason}" for r in manifest.itertuples()}
     fill = sm.params.fill
-    out, report = fill_missing(test, pred, targets, reasons, fill)
+    curve = read_curve(sm.input.curve, targets) if fill == "mean_curve" else None
+    out, report = fill_missing(test, pred, targets, reasons, fill, curve)
     if report.filled_rows:
         logging.warning(
             "%d of %d test rows (%d videos) had no prediction; filled with %s",
             report.filled_rows, report.rows, len(report.filled_videos),
-            "the model's mean prediction per expression" if fill == "mean" else "zeros",
+            FILL_WORDS[fill],
         )
         for vid, why in report.filled_videos.items():
             logging.warning("  %s: %s", vid, why)

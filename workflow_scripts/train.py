@@ -22,6 +22,7 @@ def main(sm):
         weights_holdout_fraction=sm.params.weights_holdout,
         model_path=sm.output.model,
         history_path=sm.output.history,
+        tensorboard_dir=sm.output.tensorboard,  # TensorBoard events (eevflow.train_events)
         state_path=sm.params.state,
         key_inputs=list(sm.input),
         # omg model.init_from: branch -> the checkpoint it starts from (rules/model.smk)

@@ -6,13 +6,14 @@ existing backend is a config entry only.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
 
 from eevflow.decoding import Decoded
-from eevflow.features.options import BackendOptions
+from eevflow.features.options import DECLARED, BackendOptions
 
 
 class Extractor(ABC):
@@ -33,6 +34,14 @@ class Extractor(ABC):
         self.name, self.device, self.threads = name, device, threads
         # validated and with the defaults filled in; raises OptionError naming extractors.<name>.<key>
         self.opts = self.options_class.from_dict(options, ("extractors", name))
+        # the backend's (a class fact), or the user's where the backend has it declared
+        # (precomputed features: eevflow.features.precomputed)
+        self.modality = self.opts.modality
+
+    @property
+    def reads_media(self) -> bool:
+        """False: the extract job reads no decoded shard (precomputed: the label rows)."""
+        return self.options_class.reads_media
 
     @property
     def dim(self) -> int:
@@ -53,6 +62,10 @@ class Extractor(ABC):
             "modality": self.modality,
             "dim": str(self.dim),
             "version": self.version,
+            # the extractor's config entry with every default filled in: a checkpoint trained on
+            # these features rebuilds the extractor from it (eevflow.new_videos)
+            "options": json.dumps({"backend": self.backend, **self.opts.to_dict()},
+                                  sort_keys=True),
         }
 
 
@@ -101,7 +114,7 @@ def build_extractor(name: str, options: dict[str, Any], device="cpu", threads=1)
     if backend not in table:
         raise ValueError(f"extractor {name!r}: unknown backend {backend!r}; known: {sorted(table)}")
     cls = table[backend]
-    if options.get("modality", cls.modality) != cls.modality:
+    if cls.modality != DECLARED and options.get("modality", cls.modality) != cls.modality:
         raise ValueError(
             f"extractor {name!r}: backend {backend!r} is {cls.modality}, "
             f"config says {options['modality']!r}"

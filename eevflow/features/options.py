@@ -58,6 +58,8 @@ class BackendOptions(Options):
     module: ClassVar[str]  # the module that implements it (its code fingerprint)
     rows_per_s: ClassVar[float]  # label rows embedded per second on 2 CPU cores (BENCHMARKS.md)
     gpu: ClassVar[bool] = True  # whether the job asks a scheduler for a GPU
+    # False: its extract job reads no decoded media (precomputed features: the label rows)
+    reads_media: ClassVar[bool] = True
     EXTRA_KEYS: ClassVar[tuple[str, ...]] = ("backend", "modality")
 
     def output_dim(self) -> int:
@@ -218,12 +220,100 @@ class TFHubImageOptions(_HubOptions):
     batch_size: int | None = option(None, "frames per model call; null: 32", minimum=1)
 
 
+#: PrecomputedOptions.modality as a class fact: the user declares it (visual or audio)
+DECLARED = "declared: visual or audio"
+PRECOMPUTED_FORMATS = {".npy": "npy", ".npz": "npz", ".pt": "pt", ".pth": "pt", ".h5": "h5",
+                       ".hdf5": "h5"}
+
+
+@dataclass
+class PrecomputedOptions(BackendOptions):
+    """Features a user already has: one file per video (npy / npz / pt / HDF5), resampled to the
+    label rows (eevflow.features.precomputed); no media is decoded."""
+
+    backend: ClassVar[str] = "precomputed"
+    module: ClassVar[str] = "eevflow.features.precomputed"
+    rows_per_s: ClassVar[float] = 50000.0
+    gpu: ClassVar[bool] = False
+    reads_media: ClassVar[bool] = False
+    EXTRA_KEYS: ClassVar[tuple[str, ...]] = ("backend",)  # modality is the user's option here
+
+    modality: Literal["visual", "audio"] = option(
+        description="what the features were made from: visual or audio (omg / bi-GRU branches)")
+    dim: int = option(description="embedding size, checked on every file", minimum=1)
+    path: str = option(description="folder of the feature files (relative: to the working "
+                       "directory)", minLength=1)
+    pattern: str = option("{video_id}.npy", "file name of a video's features inside path, "
+                          "with {video_id}", minLength=1, pattern=r"\{video_id\}")
+    format: Literal["auto", "npy", "npz", "pt", "h5"] = option(
+        "auto", "file format; auto: by the pattern's suffix (.npy, .npz, .pt/.pth, .h5/.hdf5)")
+    key: str | None = option(
+        None, "npz / pt dict / HDF5: the features' array name; null: the file's only array "
+        "besides the timestamps (a pt file may also hold a bare tensor)", minLength=1)
+    timestamps_key: str | None = option(
+        None, "npz / pt dict / HDF5: the array of each feature row's time; null: a fixed rate "
+        "(rate_hz, offset_s)", minLength=1)
+    timestamps_unit: Literal["us", "ms", "s"] = option("us", "unit of the timestamps array")
+    rate_hz: float | None = option(
+        None, "without timestamps_key: feature rows per second (row i at offset_s + i / rate_hz)",
+        exclusiveMinimum=0)
+    offset_s: float = option(0.0, "without timestamps_key: the time of the first row, seconds")
+    resample: Literal["nearest", "linear", "previous"] = option(
+        "nearest", "each label row's feature: the nearest feature row in time (ties: the "
+        "earlier), linear interpolation between the two around it, or the last at or before it")
+    out_of_span: Literal["hold", "error"] = option(
+        "hold", "label rows before the first or after the last feature row: hold the edge row's "
+        "value, or error when one is further than span_tolerance_s out (nearer ones are held)")
+    span_tolerance_s: float = option(0.5, "out_of_span error: seconds past the span held "
+                                     "before it is an error", minimum=0)
+    missing: Literal["skip", "error"] = option(
+        "skip", "a video without a feature file: skip it (counted and logged; it then has no "
+        "features, as a video absent from shards) or error")
+
+    def output_dim(self) -> int:
+        return self.dim
+
+    def file_format(self) -> str | None:
+        """The format, from the pattern's suffix when ``auto`` (None: an unknown suffix)."""
+        if self.format != "auto":
+            return self.format
+        suffix = "." + self.pattern.rsplit(".", 1)[-1].lower() if "." in self.pattern else ""
+        return PRECOMPUTED_FORMATS.get(suffix)
+
+    def file_for(self, video_id: str) -> str:
+        """The feature file of one video (the ID is checked to name a file)."""
+        import os
+
+        from eevflow.ids import validate_local_id
+
+        name = self.pattern.replace("{video_id}", validate_local_id(video_id))
+        return os.path.join(self.path, name)
+
+    def check(self):
+        fmt, out = self.file_format(), []
+        if fmt is None:
+            out.append(("format", f"auto cannot tell the format of {self.pattern!r}; name "
+                        f"it (npy, npz, pt, h5) or use a suffix of {sorted(PRECOMPUTED_FORMATS)}"))
+        if fmt == "npy" and (self.key or self.timestamps_key):
+            out.append(("key" if self.key else "timestamps_key",
+                        "an .npy file holds one array: no key / timestamps_key (use rate_hz)"))
+        if self.timestamps_key is None and self.rate_hz is None:
+            out.append(("rate_hz", "required without timestamps_key (the feature rows' rate)"))
+        if self.timestamps_key is not None and self.rate_hz is not None:
+            out.append(("rate_hz", "give either timestamps_key or rate_hz, not both"))
+        return out
+
+
+PrecomputedOptions.modality = DECLARED  # the class fact other backends state; instances: the user's
+
+
 BACKENDS: dict[str, type[BackendOptions]] = {
     cls.backend: cls
     for cls in (
         EfficientNetLite0Options,
         LogMelOptions,
         MusicnnOptions,
+        PrecomputedOptions,
         TFHubAudioOptions,
         TFHubImageOptions,
     )
