@@ -232,8 +232,11 @@ def best_model(scores, oracle: str = "oracle") -> tuple[str, str]:
     raise PlotInputError("the score table has no scored model on test or val")
 
 
-def curve_videos(truth: pd.DataFrame, n: int) -> list[str]:
-    """The first ``n`` videos of the truth table (label-file order) with at least 2 rows."""
+def curve_videos(truth: pd.DataFrame, n: int, predicted: Sequence[str] | None = None) -> list[str]:
+    """The first ``n`` videos of the truth table (label-file order) with at least 2 rows, of
+    those in ``predicted`` when given (a video download_check excluded has no prediction)."""
+    if predicted is not None:
+        truth = truth[truth["video_id"].isin(set(predicted))]
     counts = truth.groupby("video_id", sort=False).size()
     return [str(v) for v in counts.index[counts.to_numpy() >= 2][:n]]
 

@@ -64,6 +64,8 @@ def fill_missing(
     out = test_rows[keys].merge(predictions[keys + targets], on=keys, how="left", validate="1:1")
     missing = out[targets[0]].isna().to_numpy()
     report = FillReport(fill=fill, rows=len(out), predicted_rows=int((~missing).sum()))
+    if missing.any():  # predictions are float32; a fallback's values need not be
+        out[targets] = out[targets].astype(np.float64)
     if missing.any() and fill == "mean_curve":
         out.loc[missing, targets] = curve.at(out.loc[missing, "timestamp_us"].to_numpy())
         values = out.loc[missing, targets].mean()  # reported: the filled rows' mean

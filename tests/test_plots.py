@@ -115,6 +115,7 @@ def test_curve_videos_and_their_rows_in_label_order():
     })
     assert curve_videos(truth, 5) == ["b", "c"]  # a: one row, not a curve
     assert curve_videos(truth, 1) == ["b"]
+    assert curve_videos(truth, 5, predicted=["c", "a"]) == ["c"]  # b: excluded, not predicted
     pred = truth.assign(**{t: truth[t] * 10 for t in TARGETS}).iloc[::-1]
     times, p, t = video_curves(pred, truth, "b", TARGETS)
     assert times.tolist() == pytest.approx([0, 1 / 6, 2 / 6], abs=1e-6)

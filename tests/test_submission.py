@@ -117,7 +117,8 @@ def test_fill_mean_curve_gives_the_training_curve_at_each_rows_time(tmp_path):
     assert np.allclose(curve.values, [[0.3, 0.2], [0.5, 0.2]])
     write_curve(curve, T, tmp_path / "c.parquet")
     back = read_curve(tmp_path / "c.parquet", T)
-    out, report = fill_missing(_test_rows(), _pred(), T, fill="mean_curve", curve=back)
+    pred = _pred().astype({t: np.float32 for t in T})  # as the predict rule writes them
+    out, report = fill_missing(_test_rows(), pred, T, fill="mean_curve", curve=back)
     gone = out[out["video_id"] == "gone"]
     assert np.allclose(gone[T].to_numpy(), [[0.3, 0.2], [0.5, 0.2]])
     assert report.fill == "mean_curve" and report.filled_rows == 2

@@ -1,5 +1,5 @@
 """Predicted vs true curves of a few videos (``report.curve_videos``, the first of the split's
-label file) by the best model: by test M_rho when the test split is scored, else by val. One PNG
+label file that the model predicted) by the best model: by test M_rho when the test split is scored, else by val. One PNG
 per video in the output folder, with frames of the decoded video along the time axis
 (``report.thumbnails``)."""
 
@@ -37,7 +37,7 @@ def main(sm):
     targets = list(sm.params.targets)
     truth = pd.read_parquet(sm.input.truth)
     pred = pd.read_parquet(sm.input[f"pred__{model}"])
-    videos = curve_videos(truth, sm.params.n_videos)
+    videos = curve_videos(truth, sm.params.n_videos, predicted=pred["video_id"].unique())
     shards = list(sm.input.decoded) if "decoded" in sm.input.keys() else []
     out = Path(sm.output[0])
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")  # the folder, moved into place whole
