@@ -11,6 +11,8 @@ import logging
 import sys
 from pathlib import Path
 
+from eevflow.ids import folder_videos
+
 
 def _add_predict(sub) -> None:
     p = sub.add_parser(
@@ -44,8 +46,7 @@ def expand_videos(items: list[str], extensions: list[str]) -> list[Path]:
     for item in items:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir()
-                           if p.is_file() and p.suffix.lower() in extensions)
+            found = [Path(p) for p in folder_videos(path, extensions)]
             if not found:
                 raise SystemExit(f"eevflow predict: no videos ({', '.join(extensions)}) in {path}")
             out.extend(found)

@@ -60,3 +60,33 @@ def video_path(videos_dir: str | os.PathLike[str], video_id: str, ext: str = ".m
     if os.path.realpath(os.path.dirname(path)) != root:  # the link's location, not its target
         raise InvalidVideoId(f"video ID {_shown(video_id)} resolves outside {str(videos_dir)!r}")
     return path
+
+
+def file_video_id(path: str | os.PathLike[str]) -> str:
+    """The ID of a video file that comes without a label file (``eevflow predict``,
+    ``predict_videos``): its name without the suffix, an ID that can name a file."""
+    stem = os.path.splitext(os.path.basename(os.fspath(path)))[0]
+    try:
+        return validate_local_id(stem)
+    except InvalidVideoId as exc:
+        raise InvalidVideoId(f"{os.fspath(path)}: {exc}") from None
+
+
+def folder_videos(folder: str | os.PathLike[str], extensions) -> list[str]:
+    """The files of ``folder`` whose suffix (any case) is one of ``extensions``, sorted."""
+    exts = {e.lower() for e in extensions}
+    return sorted(
+        os.path.join(folder, f) for f in os.listdir(folder)
+        if os.path.splitext(f)[1].lower() in exts and os.path.isfile(os.path.join(folder, f))
+    )
+
+
+def videos_by_id(files) -> dict[str, str]:
+    """Video ID (:func:`file_video_id`) -> file, in order; two files with one ID are an error."""
+    out: dict[str, str] = {}
+    for f in files:
+        vid = file_video_id(f)
+        if vid in out:
+            raise InvalidVideoId(f"{out[vid]} and {os.fspath(f)} have the same video ID {vid}")
+        out[vid] = os.fspath(f)
+    return out

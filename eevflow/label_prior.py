@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-LABEL_HZ = 6
+from eevflow.labels import LABEL_HZ, label_times_us
+
 
 
 @dataclass
@@ -63,7 +64,7 @@ def write_curve(curve: LabelCurve, targets: list[str], path) -> None:
     n = len(curve.values)
     df = pd.DataFrame(curve.values, columns=targets)
     df.insert(0, "support", curve.support.astype(np.int64))
-    df.insert(0, "timestamp_us", np.rint(np.arange(n) * 1e6 / LABEL_HZ).astype(np.int64))
+    df.insert(0, "timestamp_us", label_times_us(n))
     df.insert(0, "row", np.arange(n, dtype=np.int64))
     with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False)

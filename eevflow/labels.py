@@ -29,6 +29,14 @@ UNDETECTED_SUM = 1e-6  # the winner's code: a row whose scores sum to <= this is
 HEADER_MAX_BYTES = 1 << 20  # a header row longer than this is not an EEV CSV header
 
 
+LABEL_HZ = 6  # EEV's label rate
+
+
+def label_times_us(n: int) -> np.ndarray:
+    """The times of ``n`` label rows at 6 Hz, in integer microseconds: ``round(i * 1e6 / 6)``."""
+    return np.rint(np.arange(n) * (1e6 / LABEL_HZ)).astype(np.int64)
+
+
 class LabelFileError(ValueError):
     """A label file that cannot be used, with the file, the line and the problem."""
 

@@ -32,16 +32,15 @@ from eevflow import feature_inputs
 from eevflow.decoded_shard import decode_shard, iter_shard, load_video
 from eevflow.ensemble import weighted_average
 from eevflow.features import Extractor, build_extractor
-from eevflow.ids import InvalidVideoId, validate_local_id
-from eevflow.inference import Predictor, pick_device
-from eevflow.labels import write_predictions_csv
+from eevflow.ids import InvalidVideoId, file_video_id, videos_by_id
+from eevflow.inference import Predictor, pick_device, predictions_frame
+from eevflow.labels import LABEL_HZ, label_times_us, write_predictions_csv
 from eevflow.layout import Layout
 from eevflow.media import probe
 from eevflow.sequences import VideoSeq
 
 log = logging.getLogger(__name__)
 
-LABEL_HZ = 6
 
 
 class VideoError(ValueError):
@@ -54,8 +53,7 @@ def timeline_us(duration_s: float) -> np.ndarray:
     and of the demo's)."""
     if not (duration_s > 0 and math.isfinite(duration_s)):
         raise VideoError(f"duration {duration_s!r} s: no label rows")
-    n = int(math.floor(duration_s * LABEL_HZ + 1e-6))
-    return np.rint(np.arange(n) * (1e6 / LABEL_HZ)).astype(np.int64)
+    return label_times_us(int(math.floor(duration_s * LABEL_HZ + 1e-6)))
 
 
 @dataclass
@@ -149,12 +147,11 @@ def load_model(path: str | Path, config: Mapping[str, Any] | None = None, device
 
 
 def video_id_of(path: str | Path) -> str:
-    """A new video's ID: its file name without the extension (an ID that can name a file)."""
-    stem = Path(path).stem
+    """A new video's ID: its file name without the extension (eevflow.ids.file_video_id)."""
     try:
-        return validate_local_id(stem)
+        return file_video_id(path)
     except InvalidVideoId as exc:
-        raise VideoError(f"{path}: {exc}") from exc
+        raise VideoError(str(exc)) from None
 
 
 @dataclass
@@ -197,20 +194,13 @@ def predict_video(model: Model, path: str | Path, video_id: str | None = None,
     for m in model.members:
         seq = VideoSeq(video_id, ts, np.concatenate([embedded[f] for f in m.features], axis=1))
         (pred,) = m.predictor.predict([seq])
-        frames[m.name] = _frame(video_id, ts, pred, model.targets)
+        frames[m.name] = predictions_frame([seq], [pred], model.targets)
     if len(frames) == 1:
         scores = next(iter(frames.values()))
     else:
         scores = weighted_average(frames, {m.name: m.weight for m in model.members},
                                   model.targets)
     return Prediction(video_id, str(path), float(row.duration_s), ts, scores, thumbs)
-
-
-def _frame(video_id: str, ts: np.ndarray, pred: np.ndarray, targets: list[str]) -> pd.DataFrame:
-    df = pd.DataFrame(np.asarray(pred, np.float32), columns=targets)
-    df.insert(0, "timestamp_us", ts)
-    df.insert(0, "video_id", video_id)
-    return df
 
 
 def _thumbnails(shard: Path, video_id: str, ts: np.ndarray, n: int, store: str, path):
@@ -247,12 +237,10 @@ def predict_files(model_path: str | Path, videos: Sequence[str | Path], out_dir:
     """Predict each of ``videos`` with the model file ``model_path`` into ``out_dir``
     (``<id>.csv`` and ``<id>.png``). A video that cannot be used is logged and counted (or, with
     ``keep_going=False``, raises). Returns video -> "ok" or why it was not predicted."""
-    ids = {}
-    for v in videos:
-        vid = video_id_of(v)
-        if vid in ids:
-            raise VideoError(f"{v} and {ids[vid]} would both be written as {vid}.csv")
-        ids[vid] = v
+    try:
+        ids = videos_by_id(videos)
+    except InvalidVideoId as exc:
+        raise VideoError(str(exc)) from None
     model = load_model(model_path, config=config, device=device, threads=threads)
     out, done = Path(out_dir), {}
     for vid, v in ids.items():

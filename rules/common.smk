@@ -19,7 +19,7 @@ from eevflow.decoded_shard import decoded_rows
 from eevflow.features.options import backend_options
 from eevflow.models.options import family_options, model_type
 from eevflow.fingerprint import code_fingerprint
-from eevflow.ids import InvalidVideoId, validate_local_id
+from eevflow.ids import InvalidVideoId, folder_videos, videos_by_id
 from eevflow.ids import video_path as safe_video_path
 from eevflow.labels import read_video_ids
 from eevflow.layout import Layout
@@ -539,40 +539,20 @@ def extract_inputs(wildcards):
 # New videos without labels (config `predict:`, rules/new_videos.smk).
 
 
-def new_video_id(path):
-    """A new video's ID: its file name without the suffix (eevflow.new_videos.video_id_of)."""
-    stem = os.path.splitext(os.path.basename(path))[0]
-    try:
-        return validate_local_id(stem)
-    except InvalidVideoId as exc:
-        raise ValueError(f"predict.videos: {path}: {exc}") from exc
-
-
 def new_videos():
     """Video ID -> file of ``predict.videos`` (a folder's files with a data.video_extensions
-    suffix, sorted, or the files listed); two files with one ID are an error."""
+    suffix, sorted, or the files listed; eevflow.ids.videos_by_id)."""
     videos = config["predict"]["videos"]
     if videos is None:
         return {}
-    exts = [e.lower() for e in config["data"]["video_extensions"]]
     if isinstance(videos, str) and os.path.isdir(videos):
-        files = sorted(
-            os.path.join(videos, f)
-            for f in os.listdir(videos)
-            if os.path.splitext(f)[1].lower() in exts
-            and os.path.isfile(os.path.join(videos, f))
-        )
+        files = folder_videos(videos, config["data"]["video_extensions"])
     else:
         files = [videos] if isinstance(videos, str) else list(videos)
-    out = {}
-    for f in files:
-        vid = new_video_id(f)
-        if vid in out:
-            raise ValueError(
-                f"predict.videos: {f} and {out[vid]} have the same ID {vid}"
-            )
-        out[vid] = f
-    return out
+    try:
+        return videos_by_id(files)
+    except InvalidVideoId as exc:
+        raise ValueError(f"predict.videos: {exc}") from None
 
 
 NEW_VIDEOS = new_videos()
