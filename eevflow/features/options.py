@@ -307,17 +307,26 @@ class PrecomputedOptions(BackendOptions):
 PrecomputedOptions.modality = DECLARED  # the class fact other backends state; instances: the user's
 
 
-BACKENDS: dict[str, type[BackendOptions]] = {
-    cls.backend: cls
-    for cls in (
-        EfficientNetLite0Options,
-        LogMelOptions,
-        MusicnnOptions,
-        PrecomputedOptions,
-        TFHubAudioOptions,
-        TFHubImageOptions,
-    )
-}
+#: modules declaring more backends' option classes (each imports BackendOptions from here); every
+#: class in them with its own ``backend`` is registered. Like this module, they import no model
+#: library (the Snakefile reads them when it parses the config).
+OPTION_MODULES: tuple[str, ...] = ()
+
+
+def _declared() -> list[type[BackendOptions]]:
+    import importlib
+
+    classes = [EfficientNetLite0Options, LogMelOptions, MusicnnOptions, PrecomputedOptions,
+               TFHubAudioOptions, TFHubImageOptions]
+    for name in OPTION_MODULES:
+        module = importlib.import_module(name)
+        classes += [c for c in vars(module).values()
+                    if isinstance(c, type) and issubclass(c, BackendOptions)
+                    and c.__module__ == name and "backend" in vars(c)]
+    return classes
+
+
+BACKENDS: dict[str, type[BackendOptions]] = {cls.backend: cls for cls in _declared()}
 
 
 def backend_options(backend: str) -> type[BackendOptions]:
