@@ -163,15 +163,23 @@ def hub_cache(tmp_path_factory, saved_models):
 
 
 @pytest.fixture(autouse=True)
-def offline(monkeypatch, hub_cache):
-    """Every test: TFHUB_CACHE_DIR set (tensorflow_hub reads it at call time), network refused."""
+def offline(monkeypatch, hub_cache, tmp_path):
+    """Every test: TFHUB_CACHE_DIR set (tensorflow_hub reads it at call time), an empty
+    KAGGLEHUB_CACHE, network refused (urllib for tensorflow_hub, requests for kagglehub)."""
+    import requests
+
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(hub_cache))
+    monkeypatch.setenv("KAGGLEHUB_CACHE", str(tmp_path / "kagglehub_cache"))
     monkeypatch.delenv("TFHUB_MODEL_LOAD_FORMAT", raising=False)
 
     def no_network(*args, **kwargs):
         raise urllib.error.URLError("network disabled in tests")
 
+    def no_requests(*args, **kwargs):
+        raise requests.exceptions.ConnectionError("network disabled in tests")
+
     monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", no_requests)
 
 
 @pytest.fixture(scope="module")
@@ -241,7 +249,8 @@ def test_missing_handle_fails_when_the_extractor_is_built(tmp_path):
     with pytest.raises(ValueError, match="neither an http"):
         _audio_ext(handle=str(tmp_path / "no_such_model"))
     with pytest.raises(ValueError, match=r"extractors\.\w+\.model: 'vggish' is not allowed; "
-                       r"allowed values: \['efficientnet_b0', 'resnet_v2_50'\]"):
+                       r"allowed values: \['efficientnet_b0', 'resnet_v2_50', "
+                       r"'inception_resnet_v2'\]"):
         _image_ext(model="vggish")
 
 

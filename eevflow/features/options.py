@@ -25,6 +25,7 @@ VGGISH_URL = "https://tfhub.dev/google/vggish/1"
 YAMNET_URL = "https://tfhub.dev/google/yamnet/1"
 EFFICIENTNET_B0_URL = "https://tfhub.dev/tensorflow/efficientnet/b0/feature-vector/1"
 RESNET_V2_50_URL = "https://tfhub.dev/google/imagenet/resnet_v2_50/feature_vector/4"
+INCEPTION_RESNET_V2_URL = "https://tfhub.dev/google/imagenet/inception_resnet_v2/feature_vector/5"
 
 HUB_AUDIO_MODELS: dict[str, dict[str, Any]] = {
     "trill_distilled": dict(
@@ -41,8 +42,12 @@ HUB_AUDIO_MODELS: dict[str, dict[str, Any]] = {
     ),
 }
 HUB_IMAGE_MODELS: dict[str, dict[str, Any]] = {
-    "efficientnet_b0": dict(handle=EFFICIENTNET_B0_URL, dim=1280, output_key=None, batch_size=32),
-    "resnet_v2_50": dict(handle=RESNET_V2_50_URL, dim=2048, output_key=None, batch_size=32),
+    "efficientnet_b0": dict(handle=EFFICIENTNET_B0_URL, dim=1280, output_key=None, batch_size=32,
+                            input_size=224),
+    "resnet_v2_50": dict(handle=RESNET_V2_50_URL, dim=2048, output_key=None, batch_size=32,
+                         input_size=224),
+    "inception_resnet_v2": dict(handle=INCEPTION_RESNET_V2_URL, dim=1536, output_key=None,
+                                batch_size=16, input_size=299),
 }
 MUSICNN_LAYERS = {"penultimate": 200, "mean_pool": 753, "max_pool": 753, "taggram": 50}
 EFFICIENTNET_LITE0_DIM = 1280
@@ -60,6 +65,10 @@ class BackendOptions(Options):
     gpu: ClassVar[bool] = True  # whether the job asks a scheduler for a GPU
     # False: its extract job reads no decoded media (precomputed features: the label rows)
     reads_media: ClassVar[bool] = True
+    # what the extract job reads: "decoded" (the decode shard: a frame per row and the sound),
+    # "clips" (the clip decode shard: frames at a fixed rate, eevflow.clips), "subtitles" (the
+    # shard's videos' subtitle files, eevflow.subtitles) or "labels" (the label rows only)
+    input_stream: ClassVar[str] = "decoded"
     EXTRA_KEYS: ClassVar[tuple[str, ...]] = ("backend", "modality")
 
     def output_dim(self) -> int:
@@ -174,8 +183,9 @@ class _HubOptions(BackendOptions):
         return int(self.resolved("dim"))
 
 
-_HANDLE = ("https URL (cached in TFHUB_CACHE_DIR) or a SavedModel directory; null: the model's "
-           "tfhub.dev URL")
+_HANDLE = ("a tfhub.dev URL (TFHUB_CACHE_DIR, then its Kaggle handle via kagglehub), a Kaggle "
+           "Models URL or kaggle:owner/model/framework/variation/version handle (kagglehub), or "
+           "a SavedModel directory; null: the model's tfhub.dev URL")
 _OUTPUT_KEY = "the embedding's dict key, or index into a tuple output; null: the model's"
 _DIM = "expected embedding size, checked on the output; null: the model's"
 
@@ -204,20 +214,25 @@ class TFHubAudioOptions(_HubOptions):
 
 @dataclass
 class TFHubImageOptions(_HubOptions):
-    """A TF Hub image feature-vector model (the winner's EfficientNet-B0, ResNet-50 v2)."""
+    """A TF Hub image feature-vector model (the winner's EfficientNet-B0, ResNet-50 v2; MGN-MA's
+    Inception-ResNet-v2)."""
 
     backend: ClassVar[str] = "tfhub_image"
     modality: ClassVar[str] = "visual"
     rows_per_s: ClassVar[float] = 15.0
     MODELS: ClassVar[dict[str, dict[str, Any]]] = HUB_IMAGE_MODELS
 
-    model: Literal["efficientnet_b0", "resnet_v2_50"] = option(
-        "efficientnet_b0", "the model: it picks the default handle, dim and output_key"
+    model: Literal["efficientnet_b0", "resnet_v2_50", "inception_resnet_v2"] = option(
+        "efficientnet_b0", "the model: it picks the default handle, dim, output_key and input_size"
     )
     handle: str | None = option(None, _HANDLE, minLength=1)
     output_key: str | int | None = option(None, _OUTPUT_KEY)
     dim: int | None = option(None, _DIM, minimum=1)
-    batch_size: int | None = option(None, "frames per model call; null: 32", minimum=1)
+    batch_size: int | None = option(None, "frames per model call; null: 32 (16 for "
+                                    "inception_resnet_v2)", minimum=1)
+    input_size: int | None = option(
+        None, "side of the square the model sees: frames of another size (decode.frame_size) are "
+        "resized bilinearly; null: the model's (299 for inception_resnet_v2, else 224)", minimum=1)
 
 
 #: PrecomputedOptions.modality as a class fact: the user declares it (visual or audio)
@@ -236,6 +251,7 @@ class PrecomputedOptions(BackendOptions):
     rows_per_s: ClassVar[float] = 50000.0
     gpu: ClassVar[bool] = False
     reads_media: ClassVar[bool] = False
+    input_stream: ClassVar[str] = "labels"
     EXTRA_KEYS: ClassVar[tuple[str, ...]] = ("backend",)  # modality is the user's option here
 
     modality: Literal["visual", "audio"] = option(
@@ -307,10 +323,20 @@ class PrecomputedOptions(BackendOptions):
 PrecomputedOptions.modality = DECLARED  # the class fact other backends state; instances: the user's
 
 
-#: modules declaring more backends' option classes (each imports BackendOptions from here); every
-#: class in them with its own ``backend`` is registered. Like this module, they import no model
-#: library (the Snakefile reads them when it parses the config).
-OPTION_MODULES: tuple[str, ...] = ()
+def _option_modules() -> tuple[str, ...]:
+    """The modules ``eevflow/features/*_options.py``: a backend may declare its option classes
+    in its own ``<name>_options.py`` beside its extractor module (importing BackendOptions from
+    here); every class in them with its own ``backend`` is registered. Like this module, they
+    import no model library (the Snakefile reads them when it parses the config)."""
+    import pkgutil
+
+    import eevflow.features as package
+
+    return tuple(sorted(f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__)
+                        if m.name.endswith("_options")))
+
+
+OPTION_MODULES: tuple[str, ...] = _option_modules()
 
 
 def _declared() -> list[type[BackendOptions]]:

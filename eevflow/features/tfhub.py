@@ -1,15 +1,13 @@
 """TF Hub extractors: the winner's TRILL-distilled audio and EfficientNet-B0 / ResNet-50 v2 visual
 embeddings, plus VGGish and YAMNet (second place's audio), loaded with ``tensorflow_hub.load``.
 
-Handles (``handle:``) are resolved by :func:`resolve_handle`:
-
-- an ``http(s)://`` URL goes to ``hub.load(URL)``, which looks in ``$TFHUB_CACHE_DIR/<sha1 hex of
-  the URL>/`` first and downloads only when that folder is missing or empty. On a machine without
-  network, download the model elsewhere and copy its SavedModel folder (the one holding
-  ``saved_model.pb``) there: the same URL then loads offline;
-- an existing local directory holding a SavedModel (``saved_model.pb`` or ``.pbtxt``);
-- anything else is a ``ValueError``. A load that fails raises :class:`HubLoadError` naming the
-  handle and the cache folder it looked in.
+Handles (``handle:``) are resolved and loaded by :mod:`eevflow.features.hub_handles`: a tfhub.dev
+URL loads from ``$TFHUB_CACHE_DIR/<sha1 hex of the URL>/`` when that folder holds the model, else
+through its Kaggle Models handle (:mod:`eevflow.features.hub_map`) via ``kagglehub`` (cache first),
+else ``hub.load`` downloads it; a Kaggle Models URL or ``kaggle:owner/model/framework/variation/
+version`` handle goes through ``kagglehub``; a local SavedModel directory loads as it is. A
+malformed handle is a ``ValueError`` when the extractor is built; a load that fails raises
+:class:`HubLoadError` naming every handle tried and the folders that would make it work offline.
 
 How each model is called (from the model pages of ``tensorflow/tfhub.dev``,
 ``assets/docs/...``, and the public code that uses them):
@@ -32,7 +30,15 @@ How each model is called (from the model pages of ``tensorflow/tfhub.dev``,
   feature-vector signature): ``model(images float32 [batch, H, W, 3] RGB in [0, 1])`` ->
   ``[batch, 1280]`` / ``[batch, 2048]``; ``training=False`` is passed when the callable takes it,
   as ``hub.KerasLayer`` does. The decoded frames are already zero-padded to a square and resized
-  to 224; they are scaled by 1/255 here, ``batch_size`` frames at a time from the memmap.
+  to ``decode.frame_size`` (224 by default); they are scaled by 1/255 here, ``batch_size`` frames
+  at a time from the memmap.
+- Inception-ResNet-v2 feature-vector v5 (MGN-MA's frame stream): the same call, ``[batch, 1536]``,
+  299 x 299 input by default (model page). Frames whose side differs from ``input_size`` (null:
+  the model's, 299 here, 224 for the two above) are resized with ``tf.image.resize(method=
+  "bilinear", antialias=True)`` on the [0, 1] floats. Sharing the 224 px decode means a 224 px
+  letterboxed frame is scaled up to 299: no detail is added, but the network sees objects at the
+  scale it was trained on; decode at ``frame_size: 299`` for a sharper input (it costs every
+  visual extractor of that run the larger decode).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from eevflow.features import Extractor, configure_tensorflow
 from eevflow.features.hub_handles import (  # noqa: F401  (re-exported for callers and tests)
     SAVED_MODEL_FILES,
     HubLoadError,
+    KaggleHandle,
     ResolvedHandle,
     _check_dim,
     _fingerprint,
@@ -198,11 +205,16 @@ class TFHubImageExtractor(_HubExtractor):
 
     options_class = TFHubImageOptions
 
+    def __init__(self, name, options, device="cpu", threads=1):
+        super().__init__(name, options, device, threads)
+        self.input_size = int(self.opts.resolved("input_size"))
+
     @property
     def version(self) -> str:
         return (
             f"tfhub_image-v1 model={self.model_name} handle={self.handle} "
-            f"output_key={self.output_key} input=rgb/255 letterboxed-square"
+            f"output_key={self.output_key} input=rgb/255 letterboxed-square "
+            f"size={self.input_size} (bilinear resize of other sizes)"
             f"{_fingerprint(self.resolved)}"
         )
 
@@ -217,8 +229,12 @@ class TFHubImageExtractor(_HubExtractor):
         model, tf = self.model(), self._tf
         training = _takes_training(model)
         out = np.empty((len(frames), self.dim), np.float32)
+        size = self.input_size
+        resize = frames.shape[1:3] != (size, size)
         for lo in range(0, len(frames), self.batch_size):
             x = tf.constant(np.asarray(frames[lo : lo + self.batch_size], np.float32) / 255.0)
+            if resize:
+                x = tf.image.resize(x, (size, size), method="bilinear", antialias=True)
             res = model(x, training=False) if training else model(x)
             emb = np.asarray(select_output(res, self.output_key, self.handle), np.float32)
             out[lo : lo + len(x)] = _check_dim(emb.reshape(len(x), -1), self.dim, self.handle)
