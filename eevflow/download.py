@@ -29,6 +29,7 @@ from typing import Any
 import yt_dlp
 
 from eevflow.ids import InvalidVideoId, validate_youtube_id, video_path
+from eevflow.subtitles import check_language
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,9 @@ class DownloadOptions:
     min_interval_s: float = 1.0
     ratelimit_bytes: int | None = None
     socket_timeout_s: float = 30.0
+    # also fetch the video's subtitles, else its automatic captions, as <id>.<lang>.vtt beside it
+    subtitles: bool = False
+    subtitles_languages: list[str] = dataclasses.field(default_factory=lambda: ["en"])
 
     def __post_init__(self) -> None:
         _check_url_template(self.url_template)
@@ -85,6 +89,14 @@ class DownloadOptions:
             raise ValueError(
                 f"download.ratelimit_bytes: must be > 0 or null, got {self.ratelimit_bytes!r}"
             )
+        if not isinstance(self.subtitles_languages, (list, tuple)) or not self.subtitles_languages:
+            raise ValueError("download.subtitles_languages: must be a non-empty list, got "
+                             f"{self.subtitles_languages!r}")
+        for lang in self.subtitles_languages:
+            try:
+                check_language(lang)
+            except ValueError as exc:
+                raise ValueError(f"download.subtitles_languages: {exc}") from None
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> DownloadOptions:
@@ -237,6 +249,19 @@ class Downloader:
             "overwrites": True,
             "continuedl": False,
             "cachedir": False,
+            **self._subtitle_params(),
+        }
+
+    def _subtitle_params(self) -> dict[str, Any]:
+        """yt-dlp's subtitle options: with ``subtitles``, the uploaded subtitles and, where a
+        language has none, the automatic captions, as WebVTT (``video.<lang>.vtt``)."""
+        if not self.options.subtitles:
+            return {"writesubtitles": False, "writeautomaticsub": False}
+        return {
+            "writesubtitles": True,
+            "writeautomaticsub": True,
+            "subtitleslangs": list(self.options.subtitles_languages),
+            "subtitlesformat": "vtt",
         }
 
     def _download_once(self, url: str, final: str) -> None:
@@ -246,11 +271,27 @@ class Downloader:
             with yt_dlp.YoutubeDL(self._params(tmpdir)) as ydl:
                 ydl.download([url])
             files = [f for f in os.listdir(tmpdir) if os.path.isfile(os.path.join(tmpdir, f))]
+            subs = sorted(f for f in files if f.endswith(".vtt"))
+            files = [f for f in files if f not in subs]
             if len(files) != 1:
                 raise RuntimeError(f"expected one downloaded file, found {sorted(files)}")
             produced = os.path.join(tmpdir, files[0])
             if os.path.getsize(produced) == 0:
                 raise RuntimeError("downloaded file is empty (0 bytes)")
+            self._place_subtitles(tmpdir, subs, final)
             os.replace(produced, final)
         finally:
             shutil.rmtree(tmpdir, ignore_errors=True)
+
+    def _place_subtitles(self, tmpdir: str, names: list[str], final: str) -> None:
+        """Move yt-dlp's ``video.<lang>.vtt`` files beside the video as ``<id>.<lang>.vtt``
+        (eevflow.subtitles finds them there); other names are ignored."""
+        stem = os.path.splitext(final)[0]
+        for name in names:
+            lang = name[len("video."): -len(".vtt")] if name.startswith("video.") else ""
+            try:
+                check_language(lang)
+            except ValueError:
+                log.warning("ignoring subtitle file %r of %s", name, final)
+                continue
+            os.replace(os.path.join(tmpdir, name), f"{stem}.{lang}.vtt")

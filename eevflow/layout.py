@@ -10,6 +10,7 @@ decoded shard's folder is eevflow/decoded_shard.py's.
                {split}.parquet                       merge_manifest (the split's shards, merged)
                report.json, report.md                dataset_report
       decoded/{split}/shard-{shard}/                 decode (its contents: eevflow/decoded_shard.py)
+      clips/{split}/shard-{shard}/                   decode_clips (grid frames: eevflow/clips.py)
       features/{extractor}/{split}/shard-{shard}.parquet   extract
       models/{variant}/model.pt, training.json       train
                        tensorboard/                  train (TensorBoard event files)
@@ -83,6 +84,10 @@ class Layout:
     def decoded(self, split: str, shard: str) -> str:
         """The decoded shard's directory."""
         return self._path("decoded", split, self.shard_name(shard))
+
+    def clips(self, split: str, shard: str) -> str:
+        """The clip shard's directory: grid frames at clips.fps (eevflow/clips.py)."""
+        return self._path("clips", split, self.shard_name(shard))
 
     def features(self, extractor: str, split: str, shard: str) -> str:
         return self._path("features", extractor, split, f"{self.shard_name(shard)}.parquet")

@@ -2,7 +2,7 @@
 classes generate: ``definitions.extractor`` (dispatch on ``backend``) with one
 ``definitions.extractor_<backend>`` per backend, ``definitions.model`` (dispatch on ``type``) with
 one ``definitions.model_<family>`` per model family, ``definitions.model_defaults``,
-``definitions.training`` and ``definitions.probe``. The README's option tables come from the same
+``definitions.training``, ``definitions.probe`` and ``definitions.clips``. The README's option tables come from the same
 classes.
 
 ``python scripts/gen_schema.py`` (``make schema``) writes both; ``tests/test_schema.py`` checks that
@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from eevflow.clips import ClipSettings
 from eevflow.features.options import BACKENDS
 from eevflow.manifest import ProbeSettings
 from eevflow.models.options import DEFAULT_FAMILY, FAMILIES, TrainingOptions
@@ -91,6 +92,7 @@ def generated_definitions() -> dict[str, Any]:
     }
     defs["training"] = TrainingOptions.json_schema()
     defs["probe"] = ProbeSettings.json_schema()
+    defs["clips"] = ClipSettings.json_schema()
     return defs
 
 

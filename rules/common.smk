@@ -25,6 +25,7 @@ from eevflow.labels import read_video_ids
 from eevflow.layout import Layout
 from eevflow.manifest import find_video, shard_ids, usable_statuses
 from eevflow.shards import shard_of
+from eevflow.subtitles import find_subtitles
 
 config = eevconfig.validate_config(
     config, workflow.source_path("../schemas/config.schema.yaml")
@@ -82,6 +83,7 @@ CODE = {
     "merge_manifest": ("eevflow.manifest",),
     "dataset_report": ("eevflow.manifest",),
     "decode": ("eevflow.decoded_shard",),
+    "decode_clips": ("eevflow.clips",),
     "train": ("eevflow.train_job",),
     "predict": ("eevflow.inference",),
     "ensemble": ("eevflow.ensemble", "eevflow.report", "eevflow.past_end"),
@@ -399,6 +401,12 @@ def decode_videos(wildcards):
     return dict(zip(rows["video_id"], rows["path"]))
 
 
+def clip_durations(wildcards):
+    """decode_clips: the shard's videos as video ID -> probed duration (the grid's extent)."""
+    rows = shard_rows(manifest_rows(wildcards.split, wildcards.shard), wildcards.shard)
+    return dict(zip(rows["video_id"], rows["duration_s"].astype(float)))
+
+
 def extract_gpu(wildcards):
     """1 when the extractor's backend runs a network (its options class says), 0 for log-mel."""
     backend = config["extractors"][wildcards.extractor]["backend"]
@@ -512,15 +520,44 @@ def extract_inputs(wildcards):
     decodes nothing: ``decoded`` is the shard's download-check manifest (its label-file videos,
     whatever their media's status), ``labels`` the split's label rows and ``videos`` the
     feature files of the shard's videos that exist (a changed file re-extracts the shard).
+    A subtitles extractor (eevflow.features.text_subtitles) has the same inputs, ``videos``
+    being the shard's videos' subtitle files (eevflow.subtitles.find_subtitles). ``weights``: the
+    backend's local weights file where its options name one (``checkpoint``).
     """
     opts = config["extractors"][wildcards.extractor]
     cls = backend_options(opts["backend"])
+    parsed = cls.from_dict(opts)
+    # a local weights file (timm_image, face_crop's inception_resnet_v1): new weights re-extract
+    weights = (
+        {"weights": parsed.checkpoint} if getattr(parsed, "checkpoint", None) else {}
+    )
+    # clips: the label rows from the decoded shard, the frames from the clip shard
+    if cls.input_stream == "clips":
+        return {
+            "decoded": decoded_shard(wildcards.split, wildcards.shard),
+            "clips": L.clips(wildcards.split, wildcards.shard),
+            "videos": extract_videos(wildcards),
+        }
     if cls.reads_media:
         return {
             "decoded": decoded_shard(wildcards.split, wildcards.shard),
             "videos": extract_videos(wildcards),
+            **weights,
         }
-    parsed = cls.from_dict(opts)
+    if cls.input_stream == "subtitles":  # eevflow.subtitles: the shard's subtitle files
+        folder = parsed.dir or config["data"]["videos_dir"]
+        subs = []
+        for v in listed_shard_ids(wildcards.split, wildcards.shard):
+            try:
+                path = find_subtitles(folder, v, parsed.languages)
+            except InvalidVideoId:
+                continue  # the job records it as skipped
+            subs += [path] if path else []
+        return {
+            "decoded": L.manifest_shard(wildcards.split, wildcards.shard),
+            "labels": L.labels(wildcards.split),
+            "videos": subs,
+        }
     files = []
     for v in listed_shard_ids(wildcards.split, wildcards.shard):
         try:

@@ -142,10 +142,12 @@ def test_every_config_key_has_a_description():
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "configs/eev_paper.yaml",
-                                  "configs/eev_tpf2021.yaml", "configs/eev_tpf2022.yaml"])
+                                  "configs/eev_tpf2021.yaml", "configs/eev_tpf2022.yaml",
+                                  "configs/eev_mgn_ma.yaml", "configs/eev_sparse_bigru.yaml"])
 def test_described_schema_still_validates_the_shipped_configs(name):
     out = validate_config(yaml.safe_load((REPO / name).read_text()), SCHEMA)
-    assert out["variants"] and out["decode"]["frame_size"] == 224  # defaults still filled
+    assert out["variants"] and out["decode"]["audio_sample_rate"] == 16000  # defaults filled
+    assert out["decode"]["frame_size"] == (299 if "mgn_ma" in name else 224)
 
 
 def test_tpf_configs_state_the_code_they_reproduce():

@@ -215,7 +215,8 @@ def test_defaults_come_from_the_classes(cfg):
 
 
 # backends with options that have no default: the least entry that builds
-REQUIRED_OPTIONS = {"precomputed": {"modality": "audio", "dim": 8, "path": "f", "rate_hz": 6.0}}
+REQUIRED_OPTIONS = {"precomputed": {"modality": "audio", "dim": 8, "path": "f", "rate_hz": 6.0},
+                    "timm_image": {"checkpoint": "weights.safetensors"}}
 
 
 @pytest.mark.parametrize("backend", sorted(BACKENDS))

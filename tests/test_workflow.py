@@ -282,6 +282,42 @@ def test_adding_an_extractor_and_a_variant_schedules_only_new_work(run):
     }, planned
 
 
+# issue 18's extractors, each as a user would add it (the options beyond the backend's defaults)
+NEW_EXTRACTORS = {
+    "lite2": ({"backend": "efficientnet_lite2"}, False),
+    "irv2": ({"backend": "tfhub_image", "modality": "visual", "model": "inception_resnet_v2"},
+             False),
+    "s3d": ({"backend": "s3d_clip", "stride": 2}, True),
+    "swin": ({"backend": "timm_image", "checkpoint": "CHECKPOINT"}, False),
+    "faces": ({"backend": "face_crop"}, False),
+    "fer": ({"backend": "face_expression"}, False),
+    "subs": ({"backend": "text_subtitles"}, False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NEW_EXTRACTORS))
+def test_adding_a_new_kind_of_extractor_schedules_only_its_stream_and_readers(run, name,
+                                                                           tmp_path):
+    """Issue 18: an extractor of each new backend and a variant reading it, added to the finished
+    run: its own extract jobs (and the clip decode when it reads clips), its variant's train and
+    predict jobs and the aggregates; no decode, no other extractor, no other variant."""
+    workdir, cfg = run
+    cfg = json.loads(json.dumps(cfg))
+    entry, clips = NEW_EXTRACTORS[name]
+    entry = dict(entry)
+    if entry.get("checkpoint") == "CHECKPOINT":  # a local weights file (dry run: never read)
+        entry["checkpoint"] = str(tmp_path / "swin.safetensors")
+        (tmp_path / "swin.safetensors").write_bytes(b"weights")
+    cfg["extractors"][name] = entry
+    cfg["variants"][f"tcn_{name}"] = {"features": [name, "logmel64"]}
+    planned = _planned(workdir, cfg)
+    assert planned == {
+        **({"decode_clips": 6} if clips else {}),
+        "extract": 6, "train": 1, "predict": 2, "submission": 1, "score": 1,
+        **REPORT_JOBS, "all": 1,
+    }, planned
+
+
 def test_adding_variants_of_other_families_and_a_mixed_ensemble_schedules_only_them(run):
     """Issue 16: a bi-GRU, an MGN-MA and an OMG variant (over the finished run's features) and an
     ensemble mixing the TCN with the bi-GRU: their own train and predict jobs, the ensemble, the
@@ -369,11 +405,12 @@ def test_bad_config_is_rejected_before_any_job(tmp_path):
 
 
 @pytest.mark.parametrize("name, variants", [
-    ("eev_paper", 5), ("eev_tpf2021", 2), ("eev_tpf2022", 4),
+    ("eev_paper", 5), ("eev_tpf2021", 2), ("eev_tpf2022", 4), ("eev_mgn_ma", 7),
+    ("eev_sparse_bigru", 3),
 ])
 def test_paper_config_plans_every_variant(tmp_path, name, variants):
-    """configs/eev_paper.yaml and the two TPF configs (docs/fidelity.md) on small EEV-format
-    files: the DAG has each one's jobs."""
+    """configs/eev_paper.yaml, the two TPF configs (docs/fidelity.md), MGN-MA's and the 2nd
+    place's on small EEV-format files: the DAG has each one's jobs."""
     cfg = yaml.safe_load((REPO / "configs" / f"{name}.yaml").read_text())
     header = "Timestamp (milliseconds)," + ",".join(cfg["targets"])
     (tmp_path / "videos").mkdir()
@@ -384,13 +421,20 @@ def test_paper_config_plans_every_variant(tmp_path, name, variants):
         (tmp_path / f"{split}.csv").write_text("\n".join([head, *rows]) + "\n")
         cfg["data"]["labels"][split] = str(tmp_path / f"{split}.csv")
     cfg["data"]["videos_dir"] = str(tmp_path / "videos")
+    for entry in cfg["extractors"].values():  # local weights files (timm_image): never read
+        if entry.get("checkpoint"):
+            (tmp_path / entry["checkpoint"]).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / entry["checkpoint"]).write_bytes(b"weights")
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     proc = snakemake(tmp_path, "--dry-run", "--quiet", "rules")
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout + proc.stderr, re.M))
     assert counts["train"] == str(variants) and counts["predict"] == str(2 * variants)
     assert counts["ensemble"] == "1"
-    assert counts["extract"] == str(2 * 3 * cfg["n_shards"])  # 2 extractors x 3 splits
+    # every extractor x 3 splits x the shards; the clip stream only where a backend reads it
+    assert counts["extract"] == str(len(cfg["extractors"]) * 3 * cfg["n_shards"])
+    clip_readers = [e for e in cfg["extractors"].values() if e["backend"] == "s3d_clip"]
+    assert counts.get("decode_clips") == (str(3 * cfg["n_shards"]) if clip_readers else None)
 
 
 def test_a_killed_training_job_resumes_and_ends_with_the_uninterrupted_weights(run):

@@ -6,6 +6,7 @@ import json
 import logging
 import time
 
+from eevflow.clips import clip_settings, iter_clip_videos
 from eevflow.features import build_extractor
 from eevflow.decoded_shard import decode_settings, decoded_rows, iter_shard
 from eevflow.runtime import run_script
@@ -21,10 +22,18 @@ def main(sm):
     )
     t0, n_rows = time.perf_counter(), 0
 
+    stream = ext.options_class.input_stream
+
     def videos():
         nonlocal n_rows
-        source = (iter_shard(sm.input.decoded, ext.modality, store=sm.params.store,
+        source = (iter_clip_videos(sm.input.decoded, sm.input.clips) if stream == "clips"
+                  # the clip stream: label rows with the grid frames around them (eevflow.clips)
+                  else iter_shard(sm.input.decoded, ext.modality, store=sm.params.store,
                              threads=sm.threads, sources=sm.input.videos) if ext.reads_media
+                  # subtitles: the label rows of the manifest's videos and their subtitle files
+                  else ext.subtitle_videos(sm.input.labels, sm.input.decoded,
+                                           sm.config["data"]["videos_dir"])
+                  if stream == "subtitles"
                   # precomputed features: the shard's label rows (its manifest's videos)
                   else ext.label_videos(sm.input.labels, sm.input.decoded))
         for video in source:
@@ -36,7 +45,8 @@ def main(sm):
     # how the frames and sound were decoded, beside the extractor's options: what a checkpoint
     # trained on this shard needs to predict a new video (eevflow.new_videos)
     meta = {**ext.metadata(), **({"decode": json.dumps(decode_settings(sm.input.decoded))}
-                                 if ext.reads_media else {})}
+                                 if ext.reads_media else {}),
+            **({"clips": json.dumps(clip_settings(sm.input.clips))} if stream == "clips" else {})}
     with progress(desc=f"extract {ext.name} split {sm.wildcards.split} shard "
                        f"{sm.wildcards.shard}", unit="rows",
                   total=decoded_rows(sm.input.decoded)) as bar:
