@@ -1,6 +1,8 @@
 """Clip stream cost per label row: decode_clips (every frame on the 10 fps grid) against the
 6 Hz label rows, and the per-row window gather of s3d_clip at stride 1 and 4 (frames read per
-row). The model itself is not timed (its weights are not on this machine).
+row). The MIL-NCE weights are not on this machine: the model's compute is timed with
+torchvision's S3D (the same separable-3D Inception backbone up to mixed_5c, random weights) on
+32 x 224 x 224 clips, which gives the s3d_clip rows/s at each stride.
 
     .venv/bin/python bench/bench_clips.py [seconds]
 """
@@ -61,5 +63,31 @@ def main():
                   f"model calls per row {len(rows) / n:.2f}")
 
 
+def s3d_compute(threads: int = 2, repeat: int = 2) -> float:
+    """Seconds per 32 x 224 x 224 clip of the S3D backbone (torchvision's, random weights)."""
+    import torch
+
+    from eevflow.torchvision_compat import import_torchvision
+
+    import_torchvision()
+    from torchvision.models.video import s3d
+
+    torch.set_num_threads(threads)
+    net = s3d(weights=None).eval()
+    x = torch.rand(2, 3, 32, 224, 224)
+    with torch.inference_mode():
+        net.features(x[:1])  # warm-up
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            net.features(x)
+            times.append((time.perf_counter() - t0) / len(x))
+    return min(times)
+
+
 if __name__ == "__main__":
     main()
+    per_clip = s3d_compute()
+    print(f"S3D backbone (torchvision, random weights, batch 2, 2 threads): {per_clip:.2f} s/clip")
+    for k in (1, 3, 6):
+        print(f"  s3d_clip stride {k}: {k / per_clip:.2f} rows/s")

@@ -119,5 +119,24 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def bert_base_compute(threads: int = 2, batch: int = 32, seq: int = 128) -> float:
+    """Seconds per line of a BERT-base-sized encoder (12 layers, 768 wide, 12 heads, 3072 FFN,
+    random weights; torch) on ``seq`` tokens: the cost the real BERT adds per distinct line."""
+    import torch
+
+    torch.set_num_threads(threads)
+    layer = torch.nn.TransformerEncoderLayer(768, 12, 3072, batch_first=True)
+    net = torch.nn.TransformerEncoder(layer, 12, enable_nested_tensor=False).eval()
+    x = torch.rand(batch, seq, 768)
+    with torch.inference_mode():
+        net(x[:2])
+        t0 = time.perf_counter()
+        net(x)
+    return (time.perf_counter() - t0) / batch
+
+
 if __name__ == "__main__":
     main()
+    per_line = bert_base_compute()
+    print(f"BERT-base-sized encoder (torch, random weights, 128 tokens, batch 32, 2 threads): "
+          f"{per_line * 1e3:.0f} ms/line ({1 / per_line:.1f} lines/s)")

@@ -206,6 +206,15 @@ def label_timestamps(labels_path) -> dict[str, np.ndarray]:
     return {v: g["timestamp_us"].to_numpy(np.int64) for v, g in t.groupby("video_id", sort=False)}
 
 
+def shard_label_rows(labels_path, shard_manifest):
+    """(video ID, its label rows' timestamps) of the shard's videos that have label rows, in
+    the order of its download-check manifest (every label-file video of the shard, whatever its
+    media's status): the videos of an extract job that reads no decoded media."""
+    ids = pd.read_parquet(shard_manifest, columns=["video_id"])["video_id"].tolist()
+    times = label_timestamps(labels_path)
+    return ((vid, times[vid]) for vid in ids if vid in times)  # no label rows: nothing to embed
+
+
 class PrecomputedExtractor(Extractor):
     options_class = PrecomputedOptions
 
@@ -225,11 +234,7 @@ class PrecomputedExtractor(Extractor):
         """The shard's videos (its download-check manifest's, in order: every label-file video
         of the shard, whatever its media's status) that have a feature file; the others are
         skipped (``self.skipped``, logged) or, with ``missing: error``, an error."""
-        ids = pd.read_parquet(shard_manifest, columns=["video_id"])["video_id"].tolist()
-        times = label_timestamps(labels_path)
-        for vid in ids:
-            if vid not in times:
-                continue  # no label rows: nothing to embed
+        for vid, times in shard_label_rows(labels_path, shard_manifest):
             try:
                 path = self.opts.file_for(vid)
             except InvalidVideoId as exc:
@@ -241,7 +246,7 @@ class PrecomputedExtractor(Extractor):
                                            f"(extractor {self.name}; missing: skip skips it)")
                 self._skip(vid, f"no feature file {path}")
                 continue
-            yield LabelRows(LabelInfo(vid, times[vid].tolist()))
+            yield LabelRows(LabelInfo(vid, times.tolist()))
         if self.skipped:
             log.warning("%s: %d videos skipped (no features)", self.name, len(self.skipped))
 

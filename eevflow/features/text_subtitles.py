@@ -32,7 +32,7 @@ from eevflow.features.hub_handles import (
     resolve_handle,
     select_output,
 )
-from eevflow.features.precomputed import LabelInfo, label_timestamps
+from eevflow.features.precomputed import LabelInfo, shard_label_rows
 from eevflow.features.text_subtitles_options import TextSubtitlesOptions
 from eevflow.ids import InvalidVideoId
 from eevflow.subtitles import CONTIGUOUS_S, SubtitleError, align, find_subtitles, parse_cues
@@ -136,14 +136,8 @@ class TextSubtitlesExtractor(Extractor):
             SubtitleRows]:
         """The shard's label-file videos (its download-check manifest's, in order) with their
         cues; a video with no subtitle file gets zero rows or (``missing: skip``) is skipped."""
-        import pandas as pd
-
         folder = self.opts.dir or videos_dir
-        ids = pd.read_parquet(shard_manifest, columns=["video_id"])["video_id"].tolist()
-        times = label_timestamps(labels_path)
-        for vid in ids:
-            if vid not in times:
-                continue  # no label rows: nothing to embed
+        for vid, times in shard_label_rows(labels_path, shard_manifest):
             try:
                 cues, path = self.read_cues(vid, folder)
             except InvalidVideoId as exc:
@@ -154,7 +148,7 @@ class TextSubtitlesExtractor(Extractor):
                 self.no_subtitles[vid] = f"no subtitle file in {folder}"
                 if self.opts.missing == "skip":
                     continue
-            yield SubtitleRows(LabelInfo(vid, times[vid].tolist()), cues, path)
+            yield SubtitleRows(LabelInfo(vid, times.tolist()), cues, path)
         if self.no_subtitles or self.skipped:
             log.warning("%s: %d videos without subtitles (%s), %d unreadable or unnamed skipped",
                         self.name, len(self.no_subtitles),
