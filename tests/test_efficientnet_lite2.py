@@ -10,7 +10,7 @@ import torch
 
 skimage_data = pytest.importorskip("skimage.data")
 
-from test_efficientnet_lite import CAT_CLASSES, COFFEE_CLASSES, square_224  # noqa: E402
+from test_efficientnet_lite import CAT_CLASSES, COFFEE_CLASSES, photos  # noqa: E402,F401
 
 from eevflow.decoding import DecodeInfo, Decoded  # noqa: E402
 from eevflow.features import build_extractor  # noqa: E402
@@ -30,11 +30,6 @@ from eevflow.features.efficientnet_lite import (  # noqa: E402
 @pytest.fixture(scope="module")
 def model():
     return load_efficientnet_lite("lite2")
-
-
-@pytest.fixture(scope="module")
-def photos() -> np.ndarray:
-    return np.stack([square_224(skimage_data.chelsea()), square_224(skimage_data.coffee())])
 
 
 @pytest.fixture(scope="module")
