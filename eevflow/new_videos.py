@@ -5,7 +5,9 @@ Each video is probed (eevflow.media.probe), given EEV's 6 Hz timeline from its o
 (:func:`timeline_us`), decoded once into a temporary shard folder by the decode job's own code
 with the settings its model's features were decoded with (eevflow.decoded_shard), embedded by
 the extractors the checkpoint names, rebuilt from the options it recorded
-(eevflow.feature_inputs), and predicted by the same ``Predictor`` as the workflow's predict rule
+(eevflow.feature_inputs; a clip-level extractor gets the video's clip grid decoded with its
+recorded ``clips`` settings, a subtitles extractor the subtitle file beside the video), and
+predicted by the same ``Predictor`` as the workflow's predict rule
 (eevflow.inference). The numbers are those the predict rule gives for the same video and
 timestamps: raw model outputs, not clipped to the target range (the submission rule clips).
 
@@ -15,6 +17,7 @@ or an ensemble's ``weights.json`` (its members' model files, found in the same r
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -29,7 +32,11 @@ import pandas as pd
 import torch
 
 from eevflow import feature_inputs
-from eevflow.decoded_shard import decode_shard, iter_shard, load_video
+from eevflow.clips import ClipSettings, decode_clip_shard, iter_clip_videos
+from eevflow.decoded_shard import (
+    decode_shard, iter_shard, load_video, read_index, shard_store, video_files,
+)
+from eevflow.decoding import DecodeError, read_info
 from eevflow.ensemble import weighted_average
 from eevflow.features import Extractor, build_extractor
 from eevflow.ids import InvalidVideoId, file_video_id, videos_by_id
@@ -40,7 +47,6 @@ from eevflow.media import probe
 from eevflow.sequences import VideoSeq
 
 log = logging.getLogger(__name__)
-
 
 
 class VideoError(ValueError):
@@ -77,6 +83,7 @@ class Model:
     targets: list[str]
     extractors: dict[str, dict[str, Any]]
     decode: dict[str, Any]
+    clips: dict[str, dict[str, Any]] = field(default_factory=dict)  # feature -> clip settings
     _built: dict[str, Extractor] = field(default_factory=dict, repr=False)
 
 
@@ -119,16 +126,20 @@ def _existing(model_path: str, named_by: Path) -> str:
 def load_model(path: str | Path, config: Mapping[str, Any] | None = None, device: str = "auto",
                threads: int = 1) -> Model:
     """The model ``path`` names (:func:`model_files`), ready to predict. ``config``: a workflow
-    config whose ``extractors`` and ``decode`` stand in for what a checkpoint does not record."""
-    members, extractors, decodes, targets = [], {}, [], None
+    config whose ``extractors``, ``decode`` and ``clips`` stand in for what a checkpoint does not
+    record."""
+    members, extractors, clips, decodes, targets = [], {}, {}, [], None
     for name, file, weight in model_files(path):
         ckpt = torch.load(file, map_location="cpu", weights_only=True)
-        feats, decode = feature_inputs.resolve(ckpt, file, config)
+        found = feature_inputs.resolve(ckpt, file, config)
+        feats = found.extractors
         for feat, opts in feats:
-            if extractors.setdefault(feat, opts) != opts:
+            if (extractors.setdefault(feat, opts) != opts
+                    or clips.setdefault(feat, found.clips.get(feat)) != found.clips.get(feat)):
                 raise feature_inputs.MissingExtractorError(
                     f"{path}: members define feature {feat!r} differently")
-        decodes.append((file, decode))
+        if found.decode or not decodes:
+            decodes.append((file, found.decode))
         member_targets = list(ckpt.get("targets") or [])
         if targets is not None and member_targets != targets:
             raise ValueError(f"{path}: member {name} predicts {member_targets}, not {targets}")
@@ -136,6 +147,8 @@ def load_model(path: str | Path, config: Mapping[str, Any] | None = None, device
         members.append(Member(name, file, weight,
                               Predictor.from_checkpoint(ckpt, device=device, threads=threads),
                               [f for f, _ in feats]))
+    if len(decodes) > 1 and not decodes[0][1]:  # the first read no media (subtitles only)
+        decodes = decodes[1:]
     for file, decode in decodes[1:]:
         if decode != decodes[0][1]:
             raise feature_inputs.MissingExtractorError(
@@ -143,7 +156,8 @@ def load_model(path: str | Path, config: Mapping[str, Any] | None = None, device
                 f"{decodes[0][0]}'s with {decodes[0][1]}; eevflow decodes a video once")
     if not targets:
         raise ValueError(f"{path}: the checkpoint names no targets")
-    return Model(Path(path).parent.name, members, targets, extractors, decodes[0][1])
+    return Model(Path(path).parent.name, members, targets, extractors, decodes[0][1],
+                 {f: c for f, c in clips.items() if c})
 
 
 def video_id_of(path: str | Path) -> str:
@@ -186,8 +200,8 @@ def predict_video(model: Model, path: str | Path, video_id: str | None = None,
                 ext = build_extractor(feat, opts, device=str(pick_device("auto")),
                                       threads=threads)
                 model._built[feat] = ext
-            (decoded,) = list(iter_shard(shard, ext.modality, sources=[str(path)]))
-            embedded[feat] = np.asarray(ext.embed(decoded), np.float32)
+            video = _feature_input(model, feat, ext, shard, path, row.duration_s, threads)
+            embedded[feat] = np.asarray(ext.embed(video), np.float32)
             log.info("%s: %s, %d rows x %d", video_id, feat, *embedded[feat].shape)
         thumbs = _thumbnails(shard, video_id, ts, n_thumbnails, d.get("store", "raw"), path)
     frames = {}
@@ -201,6 +215,55 @@ def predict_video(model: Model, path: str | Path, video_id: str | None = None,
         scores = weighted_average(frames, {m.name: m.weight for m in model.members},
                                   model.targets)
     return Prediction(video_id, str(path), float(row.duration_s), ts, scores, thumbs)
+
+
+def _feature_input(model: Model, feat: str, ext: Extractor, shard: Path, path, duration_s: float,
+                   threads: int):
+    """What extractor ``ext`` embeds of the new video, as the workflow's extract job gives it
+    (workflow_scripts/extract.py): the decoded shard's frames or sound; for a clip-level
+    extractor, the clip stream decoded with the settings its features were made with
+    (eevflow.clips; decoded once per distinct settings); for subtitles, the label rows and the
+    video's subtitle file (the extractor's ``dir``, else the video's own folder)."""
+    stream = ext.options_class.input_stream
+    (video_id,) = read_index(shard)
+    if stream == "clips":
+        clips_dir = _clip_shard(shard.parent, model.clips[feat], video_id, path, duration_s,
+                                threads)
+        (video,) = list(iter_clip_videos(shard, clips_dir))
+        return video
+    if stream == "subtitles":
+        info = read_info(video_files(shard, video_id, shard_store(shard))["meta"])
+        folder = ext.opts.dir or str(Path(path).parent)
+        try:
+            video = ext.subtitle_rows(video_id, info.timestamps_us, folder)
+        except InvalidVideoId as exc:
+            raise VideoError(f"{path}: no subtitle file name for feature {feat}: {exc}") from None
+        if video.path is None:
+            log.warning("%s: feature %s: no subtitle file (%s) in %s: its rows are zeros, "
+                        "flag 0", video_id, feat, ", ".join(ext.opts.languages), folder)
+        return video
+    if not ext.reads_media:
+        raise VideoError(f"feature {feat}: backend {ext.backend} embeds no media of a new video")
+    (video,) = list(iter_shard(shard, ext.modality, sources=[str(path)]))
+    return video
+
+
+def _clip_shard(tmp: Path, settings: dict[str, Any], video_id: str, path, duration_s: float,
+                threads: int) -> Path:
+    """The new video's clip shard for ``settings`` (as the decode_clips rule makes it)."""
+    key = json.dumps(settings, sort_keys=True)
+    folder = tmp / f"clips-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+    if not (folder / "index.json").is_file():
+        stream = ClipSettings.from_dict(
+            {"fps": settings["clip_fps"], "frame_size": settings["frame_size"],
+             "store": settings["store"], "threads": max(1, threads)}, ("clips",))
+        jpeg = {k: settings[k] for k in ("jpeg_quality", "jpeg_subsampling") if k in settings}
+        try:
+            decode_clip_shard(folder, [(video_id, str(path))], {video_id: duration_s}, stream,
+                              backend=settings.get("backend", "pyav"), **jpeg)
+        except DecodeError as exc:
+            raise VideoError(f"{path}: {exc}") from None
+    return folder
 
 
 def _thumbnails(shard: Path, video_id: str, ts: np.ndarray, n: int, store: str, path):

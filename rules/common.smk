@@ -618,6 +618,33 @@ def model_inputs(wildcards):
     return sorted(set(files))
 
 
+def new_video_subtitles(wildcards):
+    """predict_video: the new video's subtitle files read by the model's subtitle features (the
+    extractor's dir, else the video's own folder; eevflow.new_videos), so that a changed or new
+    subtitle file predicts the video again."""
+    video = NEW_VIDEOS[wildcards.video]
+    feats = set()
+    for m in [
+        wildcards.model,
+        *config["ensembles"].get(wildcards.model, {}).get("members", {}),
+    ]:
+        for v in [m, *SWEEPS.get(m, {})]:
+            feats.update(TRAINABLE[v]["features"] if v in TRAINABLE else [])
+    files = []
+    for f in sorted(feats):
+        cls = backend_options(config["extractors"][f]["backend"])
+        if cls.input_stream != "subtitles":
+            continue
+        parsed = cls.from_dict(config["extractors"][f])
+        folder = parsed.dir or os.path.dirname(video)
+        try:
+            path = find_subtitles(folder, wildcards.video, parsed.languages)
+        except InvalidVideoId:
+            continue  # the job says why
+        files += [path] if path else []
+    return sorted(set(files))
+
+
 def predict_videos_inputs(wildcards):
     if not NEW_VIDEOS:
         raise WorkflowError(

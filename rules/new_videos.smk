@@ -12,6 +12,7 @@ rule predict_video:
     input:
         video=lambda wc: NEW_VIDEOS[wc.video],
         models=model_inputs,
+        subtitles=new_video_subtitles,
     output:
         csv=L.new_video("{model}", "{video}", "csv"),
         png=L.new_video("{model}", "{video}", "png"),

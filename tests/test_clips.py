@@ -209,7 +209,7 @@ def test_a_model_without_the_video_signature_is_named(tmp_path, shards):
 def test_label_row_frames_are_refused_clearly(shards):
     from eevflow.decoded_shard import load_video
 
-    with pytest.raises(TypeError, match="reads the clip stream.*new_videos"):
+    with pytest.raises(TypeError, match="reads the clip stream.*came as label-row frames"):
         _ext().embed(load_video(shards[0], "vid", "visual"))
 
 

@@ -82,8 +82,7 @@ class S3DClipExtractor(Extractor):
             raise TypeError(
                 f"extractor {self.name!r}: backend s3d_clip reads the clip stream (rule "
                 f"decode_clips, eevflow.clips), but video {video.info.video_id} came as label-row "
-                "frames; predicting a new video (eevflow.new_videos) with clip features is not "
-                "supported")
+                "frames (iter_clip_videos gives a video's clip stream)")
         o = self.opts
         n_rows = len(video.timestamps_us)
         rows = stride_rows(n_rows, o.stride)

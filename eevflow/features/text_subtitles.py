@@ -132,6 +132,13 @@ class TextSubtitlesExtractor(Extractor):
             self.skipped[video_id] = str(exc)
             return [], None
 
+    def subtitle_rows(self, video_id: str, timestamps_us, folder: str) -> SubtitleRows:
+        """One video's label rows with its cues from ``folder`` (no cues, ``path`` None, where it
+        has no subtitle file); an unusable video ID raises InvalidVideoId."""
+        cues, path = self.read_cues(video_id, folder)
+        times = np.asarray(timestamps_us, np.int64).tolist()
+        return SubtitleRows(LabelInfo(video_id, times), cues, path)
+
     def subtitle_videos(self, labels_path, shard_manifest, videos_dir: str) -> Iterator[
             SubtitleRows]:
         """The shard's label-file videos (its download-check manifest's, in order) with their
@@ -139,16 +146,16 @@ class TextSubtitlesExtractor(Extractor):
         folder = self.opts.dir or videos_dir
         for vid, times in shard_label_rows(labels_path, shard_manifest):
             try:
-                cues, path = self.read_cues(vid, folder)
+                rows = self.subtitle_rows(vid, times, folder)
             except InvalidVideoId as exc:
                 self.skipped[vid] = f"no subtitle file name: {exc}"
                 log.warning("%s: skipped %s: %s", self.name, vid, exc)
                 continue
-            if path is None:
+            if rows.path is None:
                 self.no_subtitles[vid] = f"no subtitle file in {folder}"
                 if self.opts.missing == "skip":
                     continue
-            yield SubtitleRows(LabelInfo(vid, times.tolist()), cues, path)
+            yield rows
         if self.no_subtitles or self.skipped:
             log.warning("%s: %d videos without subtitles (%s), %d unreadable or unnamed skipped",
                         self.name, len(self.no_subtitles),
