@@ -115,10 +115,12 @@ def resolve(ckpt: Mapping[str, Any], source: str, config: Mapping[str, Any] | No
 
 def _config_clips(config: Mapping[str, Any]) -> dict[str, Any]:
     """A config's clips block in the clip shard index's terms (eevflow.clips.clip_settings)."""
-    c, d = config.get("clips") or {}, config.get("decode", {})
-    out = {"clip_fps": float(c.get("fps", 10.0)), "frame_size": c.get("frame_size", 224),
-           "store": c.get("store", "compressed"), "backend": d.get("backend", "pyav")}
-    if out["store"] == "compressed":
+    from eevflow.clips import ClipSettings
+
+    c, d = ClipSettings.from_dict(config.get("clips") or {}, ("clips",)), config.get("decode", {})
+    out = {"clip_fps": float(c.fps), "frame_size": c.frame_size, "store": c.store,
+           "backend": d.get("backend", "pyav")}
+    if c.store == "compressed":
         out.update(jpeg_quality=d.get("jpeg_quality", 90),
                    jpeg_subsampling=d.get("jpeg_subsampling", "4:2:0"))
     return out

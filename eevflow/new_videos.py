@@ -33,10 +33,8 @@ import torch
 
 from eevflow import feature_inputs
 from eevflow.clips import ClipSettings, decode_clip_shard, iter_clip_videos
-from eevflow.decoded_shard import (
-    decode_shard, iter_shard, load_video, read_index, shard_store, video_files,
-)
-from eevflow.decoding import DecodeError, read_info
+from eevflow.decoded_shard import decode_shard, iter_shard, load_video
+from eevflow.decoding import DecodeError
 from eevflow.ensemble import weighted_average
 from eevflow.features import Extractor, build_extractor
 from eevflow.ids import InvalidVideoId, file_video_id, videos_by_id
@@ -138,7 +136,7 @@ def load_model(path: str | Path, config: Mapping[str, Any] | None = None, device
                     or clips.setdefault(feat, found.clips.get(feat)) != found.clips.get(feat)):
                 raise feature_inputs.MissingExtractorError(
                     f"{path}: members define feature {feat!r} differently")
-        if found.decode or not decodes:
+        if found.decode:  # {}: the member reads no media (subtitles only)
             decodes.append((file, found.decode))
         member_targets = list(ckpt.get("targets") or [])
         if targets is not None and member_targets != targets:
@@ -147,8 +145,6 @@ def load_model(path: str | Path, config: Mapping[str, Any] | None = None, device
         members.append(Member(name, file, weight,
                               Predictor.from_checkpoint(ckpt, device=device, threads=threads),
                               [f for f, _ in feats]))
-    if len(decodes) > 1 and not decodes[0][1]:  # the first read no media (subtitles only)
-        decodes = decodes[1:]
     for file, decode in decodes[1:]:
         if decode != decodes[0][1]:
             raise feature_inputs.MissingExtractorError(
@@ -156,7 +152,8 @@ def load_model(path: str | Path, config: Mapping[str, Any] | None = None, device
                 f"{decodes[0][0]}'s with {decodes[0][1]}; eevflow decodes a video once")
     if not targets:
         raise ValueError(f"{path}: the checkpoint names no targets")
-    return Model(Path(path).parent.name, members, targets, extractors, decodes[0][1],
+    return Model(Path(path).parent.name, members, targets, extractors,
+                 decodes[0][1] if decodes else {},
                  {f: c for f, c in clips.items() if c})
 
 
@@ -200,7 +197,8 @@ def predict_video(model: Model, path: str | Path, video_id: str | None = None,
                 ext = build_extractor(feat, opts, device=str(pick_device("auto")),
                                       threads=threads)
                 model._built[feat] = ext
-            video = _feature_input(model, feat, ext, shard, path, row.duration_s, threads)
+            video = _feature_input(model, feat, ext, shard, path, video_id, ts, row.duration_s,
+                                   threads)
             embedded[feat] = np.asarray(ext.embed(video), np.float32)
             log.info("%s: %s, %d rows x %d", video_id, feat, *embedded[feat].shape)
         thumbs = _thumbnails(shard, video_id, ts, n_thumbnails, d.get("store", "raw"), path)
@@ -217,25 +215,23 @@ def predict_video(model: Model, path: str | Path, video_id: str | None = None,
     return Prediction(video_id, str(path), float(row.duration_s), ts, scores, thumbs)
 
 
-def _feature_input(model: Model, feat: str, ext: Extractor, shard: Path, path, duration_s: float,
-                   threads: int):
+def _feature_input(model: Model, feat: str, ext: Extractor, shard: Path, path, video_id: str,
+                   ts: np.ndarray, duration_s: float, threads: int):
     """What extractor ``ext`` embeds of the new video, as the workflow's extract job gives it
     (workflow_scripts/extract.py): the decoded shard's frames or sound; for a clip-level
     extractor, the clip stream decoded with the settings its features were made with
     (eevflow.clips; decoded once per distinct settings); for subtitles, the label rows and the
     video's subtitle file (the extractor's ``dir``, else the video's own folder)."""
     stream = ext.options_class.input_stream
-    (video_id,) = read_index(shard)
     if stream == "clips":
         clips_dir = _clip_shard(shard.parent, model.clips[feat], video_id, path, duration_s,
                                 threads)
         (video,) = list(iter_clip_videos(shard, clips_dir))
         return video
     if stream == "subtitles":
-        info = read_info(video_files(shard, video_id, shard_store(shard))["meta"])
         folder = ext.opts.dir or str(Path(path).parent)
         try:
-            video = ext.subtitle_rows(video_id, info.timestamps_us, folder)
+            video = ext.subtitle_rows(video_id, ts, folder)
         except InvalidVideoId as exc:
             raise VideoError(f"{path}: no subtitle file name for feature {feat}: {exc}") from None
         if video.path is None:

@@ -605,14 +605,16 @@ def model_file(model):
     return L.model(model)
 
 
+def model_members(model):
+    """The model and, for an ensemble, its members."""
+    return [model, *config["ensembles"].get(model, {}).get("members", {})]
+
+
 def model_inputs(wildcards):
     """The model's file and every model file it leads to (an ensemble's members, a sweep's
     points), so that retraining any of them predicts the video again."""
     files = []
-    for m in [
-        wildcards.model,
-        *config["ensembles"].get(wildcards.model, {}).get("members", {}),
-    ]:
+    for m in model_members(wildcards.model):
         files.append(model_file(m))
         files += [L.model(p) for p in SWEEPS.get(m, {})]
     return sorted(set(files))
@@ -624,10 +626,7 @@ def new_video_subtitles(wildcards):
     subtitle file predicts the video again."""
     video = NEW_VIDEOS[wildcards.video]
     feats = set()
-    for m in [
-        wildcards.model,
-        *config["ensembles"].get(wildcards.model, {}).get("members", {}),
-    ]:
+    for m in model_members(wildcards.model):
         for v in [m, *SWEEPS.get(m, {})]:
             feats.update(TRAINABLE[v]["features"] if v in TRAINABLE else [])
     files = []
